@@ -1,0 +1,10 @@
+DROP TABLE audit_events;
+DROP FUNCTION audit_events_append_only();
+DROP TABLE dicom_nodes;
+DROP TABLE contracts;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE recovery_codes;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE facilities;

@@ -1,0 +1,11 @@
+DROP TRIGGER IF EXISTS audit_events_no_delete;
+DROP TRIGGER IF EXISTS audit_events_no_update;
+DROP TABLE audit_events;
+DROP TABLE dicom_nodes;
+DROP TABLE contracts;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE recovery_codes;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE facilities;

@@ -1,0 +1,10 @@
+//! Validated domain types: each can only hold a valid value, parsed once at the edge.
+//! Parse errors are translation keys (`err.*`).
+
+mod dicom;
+mod membership;
+
+pub use dicom::{AeTitle, AddressAllowList, Modality};
+pub use membership::{
+    EmailList, FacilityKind, FacilityStatus, Password, Phone, Role, UserKind, Username,
+};

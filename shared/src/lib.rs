@@ -1,0 +1,22 @@
+//! `shared`: Enkaku's domain and its persistence, used by both applications.
+//!
+//! - [`domain`]: validated value types (AE titles, roles, modalities, e-mail lists, …)
+//! - [`db`]: the diesel schema, the SQLite/PostgreSQL connection, migrations
+//! - [`membership`]: facilities, users, contracts, DICOM nodes
+//! - [`auth`]: passwords, TOTP, sessions, API tokens, the principal and its checks
+//! - [`audit`]: the hash-chained audit trail
+//! - [`settings`]: the typed configuration
+//!
+//! Nothing here knows HTTP.
+
+pub mod audit;
+pub mod auth;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod membership;
+pub mod serde_util;
+pub mod settings;
+pub mod validation;
+
+pub use error::{Error, Result};
