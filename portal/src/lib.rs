@@ -1,1 +1,93 @@
-//! placeholder
+//! `portal`: the Enkaku web application (sign-in, membership administration, audit) and the
+//! `enkaku` binary. It mounts `radvision`'s screens.
+//!
+//! `build` is what `main` and the integration tests both call.
+
+pub mod api;
+pub mod cli;
+pub mod cli_admin;
+pub mod demo;
+pub mod i18n;
+pub mod state;
+pub mod telemetry;
+pub mod web;
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, Logger};
+use actix_web::{web as aweb, App, HttpServer};
+use shared::settings::Settings;
+
+use crate::state::AppState;
+
+/// A built, not yet awaited, server and the address it is bound to.
+pub struct Application {
+    pub server: Server,
+    pub port: u16,
+    pub state: AppState,
+}
+
+/// Connects the database, runs pending migrations, binds the HTTP listener and builds the
+/// server.
+pub fn build(settings: Settings) -> Result<Application, shared::Error> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        shared::Error::Config(format!("data_dir {}: {e}", settings.data_dir.display()))
+    })?;
+    let pool = shared::db::pool(settings.database.url.expose(), settings.database.pool_size)?;
+    {
+        let mut conn = pool.get()?;
+        shared::db::migrate(&mut conn)?;
+    }
+    let listener = TcpListener::bind(&settings.http.bind)
+        .map_err(|e| shared::Error::Config(format!("http.bind {}: {e}", settings.http.bind)))?;
+    let state = AppState::new(settings, pool)?;
+    build_with(state, listener)
+}
+
+/// Builds the server on an existing listener and state (tests use their own).
+pub fn build_with(state: AppState, listener: TcpListener) -> Result<Application, shared::Error> {
+    let port = listener
+        .local_addr()
+        .map_err(|e| shared::Error::Internal(e.to_string()))?
+        .port();
+    let workers = match state.settings.http.workers {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        n => n,
+    };
+    let data = aweb::Data::new(state.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(aweb::FormConfig::default().limit(web::csrf::FORM_LIMIT))
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add(("Referrer-Policy", "same-origin"))
+                    .add((
+                        "Content-Security-Policy",
+                        "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+                    )),
+            )
+            // The access log records method, path (ids only, never patient data), status, time.
+            .wrap(Logger::new("%a \"%r\" %s %Dms"))
+            .configure(web::configure)
+            .configure(api::configure)
+            .configure(radvision::web::configure)
+            .default_service(aweb::to(|| async {
+                actix_web::ResponseError::error_response(&web::error::WebError::NotFound)
+            }))
+    })
+    .workers(workers)
+    .listen(listener)
+    .map_err(|e| shared::Error::Internal(e.to_string()))?
+    .run();
+    Ok(Application {
+        server,
+        port,
+        state,
+    })
+}

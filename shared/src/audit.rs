@@ -179,7 +179,9 @@ fn compute_hash(
         }
     };
     field(Some(&seq.to_string()));
-    field(Some(&occurred_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()));
+    field(Some(
+        &occurred_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+    ));
     field(user_id.map(|v| v.to_string()).as_deref());
     field(username);
     field(facility_id.map(|v| v.to_string()).as_deref());
@@ -328,9 +330,10 @@ pub fn verify(conn: &mut DbConnection) -> Result<VerifyReport> {
                 ));
             }
             if hash_of(e) != e.hash {
-                report
-                    .problems
-                    .push(format!("seq {}: hash does not match its content (row altered)", e.seq));
+                report.problems.push(format!(
+                    "seq {}: hash does not match its content (row altered)",
+                    e.seq
+                ));
             }
             expected_seq = e.seq + 1;
             prev_hash = e.hash.clone();

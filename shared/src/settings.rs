@@ -30,7 +30,11 @@ impl Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "[redacted]" })
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "[redacted]"
+        })
     }
 }
 
@@ -202,10 +206,12 @@ impl Settings {
                 continue;
             }
             if let Some(base) = rest.strip_suffix("_FILE") {
-                let content = std::fs::read_to_string(v).map_err(|e| {
-                    Error::Config(format!("ENKAKU_{rest}: cannot read {v}: {e}"))
-                })?;
-                vars.push((base.to_owned(), content.trim_end_matches(['\n', '\r']).to_owned()));
+                let content = std::fs::read_to_string(v)
+                    .map_err(|e| Error::Config(format!("ENKAKU_{rest}: cannot read {v}: {e}")))?;
+                vars.push((
+                    base.to_owned(),
+                    content.trim_end_matches(['\n', '\r']).to_owned(),
+                ));
             } else {
                 vars.push((rest.to_owned(), v.clone()));
             }
@@ -285,7 +291,10 @@ impl Settings {
         if !email_address::EmailAddress::is_valid(&self.mail.from)
             && !self.mail.from.ends_with("@localhost")
         {
-            return bad(format!("mail.from is not an e-mail address: {:?}", self.mail.from));
+            return bad(format!(
+                "mail.from is not an e-mail address: {:?}",
+                self.mail.from
+            ));
         }
         if self.mail.transport == MailTransport::Smtp {
             if self.mail.smtp_host.is_empty() {
@@ -380,9 +389,7 @@ mod tests {
         std::fs::write(&p, "s3cret\n").unwrap();
         let s = Settings::load_from(
             None,
-            &env(&[
-                ("ENKAKU_MAIL__SMTP_PASSWORD_FILE", p.to_str().unwrap()),
-            ]),
+            &env(&[("ENKAKU_MAIL__SMTP_PASSWORD_FILE", p.to_str().unwrap())]),
         )
         .unwrap();
         assert_eq!(s.mail.smtp_password.expose(), "s3cret");
@@ -394,11 +401,21 @@ mod tests {
             ("ENKAKU_HTTP__BIND", "not-an-address", "http.bind"),
             ("ENKAKU_AUTH__IDLE_TIMEOUT_MINUTES", "90", "idle_timeout"),
             ("ENKAKU_DATABASE__URL", "mysql://x", "database.url"),
-            ("ENKAKU_HTTP__PUBLIC_URL", "http://enkaku.example.jp", "public_url"),
-            ("ENKAKU_AUTH__IDLE_TIMEOUT_MINUTES", "ten", "idle_timeout_minutes"),
+            (
+                "ENKAKU_HTTP__PUBLIC_URL",
+                "http://enkaku.example.jp",
+                "public_url",
+            ),
+            (
+                "ENKAKU_AUTH__IDLE_TIMEOUT_MINUTES",
+                "ten",
+                "idle_timeout_minutes",
+            ),
         ];
         for (k, v, needle) in cases {
-            let err = Settings::load_from(None, &env(&[(k, v)])).unwrap_err().to_string();
+            let err = Settings::load_from(None, &env(&[(k, v)]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(needle), "{k}={v}: {err}");
         }
     }

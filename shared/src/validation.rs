@@ -102,7 +102,9 @@ pub fn optional_multiline(value: &str, max: usize) -> Result<String, &'static st
     if v.chars().count() > max {
         return Err("err.too_long");
     }
-    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if v.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         return Err("err.control_chars");
     }
     Ok(v.replace("\r\n", "\n"))

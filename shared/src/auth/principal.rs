@@ -110,7 +110,11 @@ impl Principal {
     }
 
     pub fn roles_str(&self) -> String {
-        self.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+        self.roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn actor(&self) -> Actor {

@@ -28,7 +28,8 @@ fn new_code() -> String {
 /// Replaces the user's recovery codes with ten new ones and returns them (shown once).
 /// Call inside the enrolment transaction.
 pub fn regenerate(conn: &mut DbConnection, user_id: i64) -> Result<Vec<String>> {
-    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id))).execute(conn)?;
+    diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
+        .execute(conn)?;
     let now = db::now();
     let codes: Vec<String> = (0..COUNT).map(|_| new_code()).collect();
     for c in &codes {

@@ -105,7 +105,12 @@ pub fn create(
 /// The live session for a cookie value, or `None` (unknown, idle too long, or past its
 /// absolute lifetime — expired ones are deleted). Refreshes `last_seen_at` at most once a
 /// minute so that reads do not write on every request.
-pub fn load(conn: &mut DbConnection, cookie: &str, now: NaiveDateTime, t: Timeouts) -> Result<Option<Session>> {
+pub fn load(
+    conn: &mut DbConnection,
+    cookie: &str,
+    now: NaiveDateTime,
+    t: Timeouts,
+) -> Result<Option<Session>> {
     if cookie.is_empty() || cookie.len() > 100 {
         return Ok(None);
     }
@@ -118,7 +123,11 @@ pub fn load(conn: &mut DbConnection, cookie: &str, now: NaiveDateTime, t: Timeou
     let Some(mut s) = s else { return Ok(None) };
     let pending = s.stage() != Some(Stage::Active);
     // A half-finished sign-in lives at most 10 minutes.
-    let idle = if pending { Duration::minutes(10).min(t.idle) } else { t.idle };
+    let idle = if pending {
+        Duration::minutes(10).min(t.idle)
+    } else {
+        t.idle
+    };
     if now >= s.expires_at || now - s.last_seen_at >= idle {
         diesel::delete(sessions::table.find(&id_hash)).execute(conn)?;
         return Ok(None);
@@ -148,6 +157,12 @@ pub fn advance(
 
 pub fn destroy(conn: &mut DbConnection, cookie: &str) -> Result<()> {
     diesel::delete(sessions::table.find(super::sha256_hex(cookie))).execute(conn)?;
+    Ok(())
+}
+
+/// Ends a session known by its stored hash.
+pub fn destroy_by_hash(conn: &mut DbConnection, id_hash: &str) -> Result<()> {
+    diesel::delete(sessions::table.find(id_hash)).execute(conn)?;
     Ok(())
 }
 

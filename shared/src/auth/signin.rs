@@ -23,10 +23,16 @@ pub const SECOND_FACTOR: &str = "auth.second_factor";
 pub enum PasswordStep {
     /// Wrong name or password, disabled account, suspended facility, or throttled.
     Failed,
-    SecondFactor { user_id: i64 },
-    Enrol { user_id: i64 },
+    SecondFactor {
+        user_id: i64,
+    },
+    Enrol {
+        user_id: i64,
+    },
     /// Only when second factors are not required (loopback demo).
-    SignedIn { user_id: i64 },
+    SignedIn {
+        user_id: i64,
+    },
 }
 
 fn anon(username: &str, source: &str) -> Ctx {
@@ -39,7 +45,13 @@ fn anon(username: &str, source: &str) -> Ctx {
     }
 }
 
-fn fail(conn: &mut DbConnection, ctx: &Ctx, action: &'static str, key: &str, reason: &str) -> Result<()> {
+fn fail(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    action: &'static str,
+    key: &str,
+    reason: &str,
+) -> Result<()> {
     audit::record_now(
         conn,
         ctx,
@@ -51,13 +63,20 @@ fn fail(conn: &mut DbConnection, ctx: &Ctx, action: &'static str, key: &str, rea
 }
 
 /// True when the account or the address has had too many failures within the window.
-fn throttled(conn: &mut DbConnection, s: &AuthSettings, key: &str, source: &str, now: NaiveDateTime) -> Result<bool> {
+fn throttled(
+    conn: &mut DbConnection,
+    s: &AuthSettings,
+    key: &str,
+    source: &str,
+    now: NaiveDateTime,
+) -> Result<bool> {
     let since = now - Duration::minutes(i64::from(s.failure_window_minutes));
     let mut per_account = 0;
     for action in [SIGN_IN, SECOND_FACTOR] {
         per_account += audit::count_since(conn, action, Outcome::Failure, since, Some(key), None)?;
     }
-    let per_address = audit::count_since(conn, SIGN_IN, Outcome::Failure, since, None, Some(source))?;
+    let per_address =
+        audit::count_since(conn, SIGN_IN, Outcome::Failure, since, None, Some(source))?;
     Ok(per_account >= i64::from(s.max_failures_per_account)
         || per_address >= i64::from(s.max_failures_per_address))
 }
@@ -123,7 +142,13 @@ pub fn password_step(
     }
 }
 
-fn signed_in(conn: &mut DbConnection, user_id: i64, key: &str, source: &str, method: &str) -> Result<()> {
+fn signed_in(
+    conn: &mut DbConnection,
+    user_id: i64,
+    key: &str,
+    source: &str,
+    method: &str,
+) -> Result<()> {
     let u = user_db::get(conn, user_id)?;
     let ctx = Ctx {
         actor: Actor {
@@ -173,10 +198,20 @@ pub fn second_factor_step(
         _ => false,
     };
     if !ok || !u.user.is_active || !u.facility.is_active() {
-        fail(conn, &ctx, SECOND_FACTOR, &key, if ok { "not_active" } else { "bad_code" })?;
+        fail(
+            conn,
+            &ctx,
+            SECOND_FACTOR,
+            &key,
+            if ok { "not_active" } else { "bad_code" },
+        )?;
         return Ok(false);
     }
-    let method = if code.len() <= 8 { "password+totp" } else { "password+recovery_code" };
+    let method = if code.len() <= 8 {
+        "password+totp"
+    } else {
+        "password+recovery_code"
+    };
     signed_in(conn, user_id, &key, source, method)?;
     Ok(true)
 }
@@ -185,9 +220,13 @@ pub fn second_factor_step(
 pub fn begin_enrolment(conn: &mut DbConnection, user_id: i64) -> Result<String> {
     let secret = totp::new_secret();
     db::write_tx(conn, |c| {
-        let n = diesel::update(users::table.find(user_id).filter(users::totp_enabled.eq(false)))
-            .set(users::totp_secret.eq(Some(secret.clone())))
-            .execute(c)?;
+        let n = diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::totp_enabled.eq(false)),
+        )
+        .set(users::totp_secret.eq(Some(secret.clone())))
+        .execute(c)?;
         if n == 0 {
             return Err(Error::Conflict("err.already_enrolled"));
         }
@@ -219,18 +258,37 @@ pub fn finish_enrolment(
         source: source.to_owned(),
     };
     if !totp::check(&secret, code, unix_time) {
-        fail(conn, &ctx, SECOND_FACTOR, &u.user.username, "bad_enrolment_code")?;
+        fail(
+            conn,
+            &ctx,
+            SECOND_FACTOR,
+            &u.user.username,
+            "bad_enrolment_code",
+        )?;
         return Ok(None);
     }
     let codes = db::write_tx(conn, |c| {
         diesel::update(users::table.find(user_id))
-            .set((users::totp_enabled.eq(true), users::updated_at.eq(db::now())))
+            .set((
+                users::totp_enabled.eq(true),
+                users::updated_at.eq(db::now()),
+            ))
             .execute(c)?;
         let codes = recovery::regenerate(c, user_id)?;
-        audit::record(c, &ctx, Event::success("auth.totp_enrol").object("user", user_id))?;
+        audit::record(
+            c,
+            &ctx,
+            Event::success("auth.totp_enrol").object("user", user_id),
+        )?;
         Ok(codes)
     })?;
-    signed_in(conn, user_id, &u.user.username, source, "password+totp_enrolment")?;
+    signed_in(
+        conn,
+        user_id,
+        &u.user.username,
+        source,
+        "password+totp_enrolment",
+    )?;
     Ok(Some(codes))
 }
 
@@ -245,7 +303,12 @@ pub fn change_password(
 ) -> Result<()> {
     let u = user_db::get(conn, user_id)?;
     let mut e = FieldErrors::new();
-    if !u.user.password_hash.as_deref().is_some_and(|h| password::verify(current, h)) {
+    if !u
+        .user
+        .password_hash
+        .as_deref()
+        .is_some_and(|h| password::verify(current, h))
+    {
         e.add("current_password", "err.current_password");
     }
     let p = e.take("new_password", Password::parse(new));
@@ -263,7 +326,9 @@ pub fn change_password(
         )?;
         return Err(Error::Validation(e));
     }
-    let Some(p) = p else { return Err(Error::Validation(e)) };
+    let Some(p) = p else {
+        return Err(Error::Validation(e));
+    };
     let hash = password::hash(p.expose())?;
     db::write_tx(conn, |c| {
         diesel::update(users::table.find(user_id))
@@ -273,7 +338,11 @@ pub fn change_password(
                 users::updated_at.eq(db::now()),
             ))
             .execute(c)?;
-        audit::record(c, ctx, Event::success("user.change_password").object("user", user_id))?;
+        audit::record(
+            c,
+            ctx,
+            Event::success("user.change_password").object("user", user_id),
+        )?;
         Ok(())
     })
 }

@@ -94,7 +94,11 @@ pub fn revoke(conn: &mut DbConnection, ctx: &Ctx, token_id: i64) -> Result<()> {
         if n == 0 {
             return Err(Error::NotFound);
         }
-        audit::record(c, ctx, Event::success("token.revoke").object("api_token", token_id))?;
+        audit::record(
+            c,
+            ctx,
+            Event::success("token.revoke").object("api_token", token_id),
+        )?;
         Ok(())
     })
 }
@@ -116,7 +120,11 @@ pub fn list_for_user(conn: &mut DbConnection, user_id: i64) -> Result<Vec<ApiTok
 }
 
 /// The live token for a presented secret, or `None`. Marks it used (at most once a minute).
-pub fn authenticate(conn: &mut DbConnection, secret: &str, now: NaiveDateTime) -> Result<Option<ApiToken>> {
+pub fn authenticate(
+    conn: &mut DbConnection,
+    secret: &str,
+    now: NaiveDateTime,
+) -> Result<Option<ApiToken>> {
     if !secret.starts_with(PREFIX) || secret.len() > 100 {
         return Ok(None);
     }
@@ -128,7 +136,9 @@ pub fn authenticate(conn: &mut DbConnection, secret: &str, now: NaiveDateTime) -
     let Some(t) = t.filter(|t| t.is_live(now)) else {
         return Ok(None);
     };
-    if t.last_used_at.is_none_or(|u| now - u >= Duration::seconds(60)) {
+    if t.last_used_at
+        .is_none_or(|u| now - u >= Duration::seconds(60))
+    {
         diesel::update(api_tokens::table.find(t.id))
             .set(api_tokens::last_used_at.eq(Some(now)))
             .execute(conn)?;

@@ -63,3 +63,9 @@ pub fn disable_audit_protection_for_tests(conn: &mut DbConnection) -> Result<(),
     }
     Ok(())
 }
+
+/// A trivial query: is the database reachable?
+pub fn ping(conn: &mut DbConnection) -> Result<(), Error> {
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    Ok(())
+}

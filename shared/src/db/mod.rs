@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod schema;
+pub mod testing;
 
 use std::time::Duration;
 
@@ -98,7 +99,9 @@ pub fn pool(url: &str, max_size: u32) -> Result<DbPool, Error> {
         ));
     }
     let manager = ConnectionManager::<DbConnection>::new(
-        sqlite_path(url).map(str::to_owned).unwrap_or_else(|| url.to_owned()),
+        sqlite_path(url)
+            .map(str::to_owned)
+            .unwrap_or_else(|| url.to_owned()),
     );
     Pool::builder()
         .max_size(max_size)

@@ -19,7 +19,10 @@ impl AeTitle {
         if t.len() > 16 {
             return Err("err.ae_title");
         }
-        if !t.chars().all(|c| c.is_ascii_graphic() && c != '\\' || c == ' ') {
+        if !t
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '\\' || c == ' ')
+        {
             return Err("err.ae_title");
         }
         Ok(AeTitle(t.to_owned()))
@@ -102,7 +105,10 @@ impl Modality {
 
     /// The stored form of a list: codes separated by single spaces.
     pub fn list_to_stored(list: &[Modality]) -> String {
-        list.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(" ")
+        list.iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -121,7 +127,11 @@ impl AddressAllowList {
 
     pub fn parse(s: &str) -> Result<Self, &'static str> {
         let mut nets = Vec::new();
-        for part in s.split([',', '\n', ' ', '\r']).map(str::trim).filter(|p| !p.is_empty()) {
+        for part in s
+            .split([',', '\n', ' ', '\r'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             let net = match part.parse::<IpNet>() {
                 Ok(n) => n.trunc(),
                 Err(_) => match part.parse::<IpAddr>() {
@@ -187,7 +197,10 @@ mod tests {
             vec![Modality::CT, Modality::MR]
         );
         assert!(Modality::parse_list("CT XX").is_err());
-        assert_eq!(Modality::list_to_stored(&[Modality::CT, Modality::MG]), "CT MG");
+        assert_eq!(
+            Modality::list_to_stored(&[Modality::CT, Modality::MG]),
+            "CT MG"
+        );
     }
 
     #[test]

@@ -237,10 +237,9 @@ impl Phone {
             return Ok(Phone(String::new()));
         }
         let digits = s.chars().filter(char::is_ascii_digit).count();
-        let ok = s
-            .chars()
-            .enumerate()
-            .all(|(i, c)| c.is_ascii_digit() || matches!(c, '-' | '(' | ')' | ' ') || (i == 0 && c == '+'));
+        let ok = s.chars().enumerate().all(|(i, c)| {
+            c.is_ascii_digit() || matches!(c, '-' | '(' | ')' | ' ') || (i == 0 && c == '+')
+        });
         if !ok || !(6..=15).contains(&digits) || s.len() > 24 {
             return Err("err.phone");
         }
@@ -289,7 +288,10 @@ mod tests {
 
     #[test]
     fn usernames() {
-        assert_eq!(Username::parse(" Dr.Tanaka ").unwrap().as_str(), "dr.tanaka");
+        assert_eq!(
+            Username::parse(" Dr.Tanaka ").unwrap().as_str(),
+            "dr.tanaka"
+        );
         assert_eq!(Username::parse("ab"), Err("err.too_short"));
         assert_eq!(Username::parse("田中"), Err("err.username_chars"));
         assert_eq!(Username::parse(&"a".repeat(65)), Err("err.too_long"));
@@ -299,8 +301,13 @@ mod tests {
     fn passwords() {
         assert!(Password::parse("correct horse battery").is_ok());
         assert_eq!(Password::parse("short").unwrap_err(), "err.password_short");
-        assert_eq!(Password::parse("aaaaaaaaaaaaaa").unwrap_err(), "err.password_weak");
-        assert!(!format!("{:?}", Password::parse("correct horse battery").unwrap()).contains("horse"));
+        assert_eq!(
+            Password::parse("aaaaaaaaaaaaaa").unwrap_err(),
+            "err.password_weak"
+        );
+        assert!(
+            !format!("{:?}", Password::parse("correct horse battery").unwrap()).contains("horse")
+        );
     }
 
     #[test]
@@ -309,8 +316,14 @@ mod tests {
         assert_eq!(l.items().len(), 3);
         assert_eq!(EmailList::parse("", true).unwrap_err(), "err.required");
         assert!(EmailList::parse("", false).unwrap().items().is_empty());
-        assert_eq!(EmailList::parse("not-an-email", true).unwrap_err(), "err.email");
-        assert_eq!(EmailList::parse("a@b.jp\r\nBcc: x@y.jp", true).unwrap_err(), "err.email");
+        assert_eq!(
+            EmailList::parse("not-an-email", true).unwrap_err(),
+            "err.email"
+        );
+        assert_eq!(
+            EmailList::parse("a@b.jp\r\nBcc: x@y.jp", true).unwrap_err(),
+            "err.email"
+        );
     }
 
     #[test]

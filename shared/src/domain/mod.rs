@@ -4,7 +4,7 @@
 mod dicom;
 mod membership;
 
-pub use dicom::{AeTitle, AddressAllowList, Modality};
+pub use dicom::{AddressAllowList, AeTitle, Modality};
 pub use membership::{
     EmailList, FacilityKind, FacilityStatus, Password, Phone, Role, UserKind, Username,
 };

@@ -58,7 +58,11 @@ impl ContractForm {
         ContractForm {
             requesting_facility_id: c.requesting_facility_id.to_string(),
             supporting_facility_id: c.supporting_facility_id.to_string(),
-            modalities: c.modalities().iter().map(|m| m.as_str().to_owned()).collect(),
+            modalities: c
+                .modalities()
+                .iter()
+                .map(|m| m.as_str().to_owned())
+                .collect(),
             valid_from: c.valid_from.to_string(),
             valid_until: c.valid_until.map(|d| d.to_string()).unwrap_or_default(),
             note: c.note.clone(),
@@ -104,8 +108,18 @@ fn facility_field(
 
 fn validate(c: &mut DbConnection, form: &ContractForm) -> Result<ContractValues> {
     let mut e = FieldErrors::new();
-    let req = facility_field(c, &mut e, "requesting_facility_id", &form.requesting_facility_id)?;
-    let sup = facility_field(c, &mut e, "supporting_facility_id", &form.supporting_facility_id)?;
+    let req = facility_field(
+        c,
+        &mut e,
+        "requesting_facility_id",
+        &form.requesting_facility_id,
+    )?;
+    let sup = facility_field(
+        c,
+        &mut e,
+        "supporting_facility_id",
+        &form.supporting_facility_id,
+    )?;
     if let Some(r) = &req {
         if !r.is_requesting {
             e.add("requesting_facility_id", "err.not_requesting");
@@ -121,7 +135,10 @@ fn validate(c: &mut DbConnection, form: &ContractForm) -> Result<ContractValues>
             e.add("supporting_facility_id", "err.same_facility");
         }
     }
-    let modalities = e.take("modalities", Modality::parse_list(&form.modalities.join(" ")));
+    let modalities = e.take(
+        "modalities",
+        Modality::parse_list(&form.modalities.join(" ")),
+    );
     if modalities.as_ref().is_some_and(|m| m.is_empty()) {
         e.add("modalities", "err.required");
     }
@@ -178,22 +195,35 @@ pub fn create(conn: &mut DbConnection, ctx: &Ctx, form: &ContractForm) -> Result
         }
         let now = db::now();
         let k: Contract = diesel::insert_into(contracts::table)
-            .values((&v, contracts::created_at.eq(now), contracts::updated_at.eq(now)))
+            .values((
+                &v,
+                contracts::created_at.eq(now),
+                contracts::updated_at.eq(now),
+            ))
             .returning(contracts::all_columns)
             .get_result(c)?;
-        audit::record(c, ctx, Event::success("contract.create").object("contract", k.id).detail(
-            serde_json::json!({
-                "requesting_facility_id": k.requesting_facility_id,
-                "supporting_facility_id": k.supporting_facility_id,
-                "modalities": k.modalities,
-                "valid_from": k.valid_from, "valid_until": k.valid_until,
-            }),
-        ))?;
+        audit::record(
+            c,
+            ctx,
+            Event::success("contract.create")
+                .object("contract", k.id)
+                .detail(serde_json::json!({
+                    "requesting_facility_id": k.requesting_facility_id,
+                    "supporting_facility_id": k.supporting_facility_id,
+                    "modalities": k.modalities,
+                    "valid_from": k.valid_from, "valid_until": k.valid_until,
+                })),
+        )?;
         Ok(k)
     })
 }
 
-pub fn update(conn: &mut DbConnection, ctx: &Ctx, id: i64, form: &ContractForm) -> Result<Contract> {
+pub fn update(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: i64,
+    form: &ContractForm,
+) -> Result<Contract> {
     db::write_tx(conn, |c| {
         get(c, id)?;
         let v = validate(c, form)?;
@@ -250,7 +280,11 @@ pub struct DirectoryEntry {
 
 /// Supporting facilities with a contract in force today with `requesting_facility_id`, both
 /// facilities active.
-pub fn directory(conn: &mut DbConnection, requesting_facility_id: i64, today: NaiveDate) -> Result<Vec<DirectoryEntry>> {
+pub fn directory(
+    conn: &mut DbConnection,
+    requesting_facility_id: i64,
+    today: NaiveDate,
+) -> Result<Vec<DirectoryEntry>> {
     let me = fac::get(conn, requesting_facility_id)?;
     if !me.is_active() || !me.is_requesting {
         return Ok(Vec::new());

@@ -86,7 +86,10 @@ fn valid_host(h: &str) -> bool {
 fn validate(c: &mut DbConnection, form: &DicomNodeForm, id: Option<i64>) -> Result<NodeValues> {
     let mut e = FieldErrors::new();
     let ae = e.take("ae_title", AeTitle::parse(&form.ae_title));
-    let addrs = e.take("allowed_addresses", AddressAllowList::parse(&form.allowed_addresses));
+    let addrs = e.take(
+        "allowed_addresses",
+        AddressAllowList::parse(&form.allowed_addresses),
+    );
     let host = form.host.trim();
     let host = if host.is_empty() {
         None
@@ -107,9 +110,15 @@ fn validate(c: &mut DbConnection, form: &DicomNodeForm, id: Option<i64>) -> Resu
         },
     };
     if host.is_some() != port.is_some() && !e.get("host").is_some() && !e.get("port").is_some() {
-        e.add(if host.is_some() { "port" } else { "host" }, "err.host_and_port");
+        e.add(
+            if host.is_some() { "port" } else { "host" },
+            "err.host_and_port",
+        );
     }
-    let description = e.take("description", validation::optional_text(&form.description, 200));
+    let description = e.take(
+        "description",
+        validation::optional_text(&form.description, 200),
+    );
     if let Some(ae) = &ae {
         let mut q = dicom_nodes::table
             .filter(dicom_nodes::ae_title.eq(ae.as_str()))
@@ -135,7 +144,12 @@ fn validate(c: &mut DbConnection, form: &DicomNodeForm, id: Option<i64>) -> Resu
     }
 }
 
-pub fn create(conn: &mut DbConnection, ctx: &Ctx, facility_id: i64, form: &DicomNodeForm) -> Result<DicomNode> {
+pub fn create(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    facility_id: i64,
+    form: &DicomNodeForm,
+) -> Result<DicomNode> {
     db::write_tx(conn, |c| {
         let v = validate(c, form, None)?;
         let now = db::now();
@@ -156,7 +170,13 @@ pub fn create(conn: &mut DbConnection, ctx: &Ctx, facility_id: i64, form: &Dicom
 }
 
 /// Updates a node of `facility_id`; a node of another facility is `NotFound`.
-pub fn update(conn: &mut DbConnection, ctx: &Ctx, facility_id: i64, id: i64, form: &DicomNodeForm) -> Result<DicomNode> {
+pub fn update(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    facility_id: i64,
+    id: i64,
+    form: &DicomNodeForm,
+) -> Result<DicomNode> {
     db::write_tx(conn, |c| {
         get_of_facility(c, facility_id, id)?;
         let v = validate(c, form, Some(id))?;
@@ -175,9 +195,13 @@ pub fn delete(conn: &mut DbConnection, ctx: &Ctx, facility_id: i64, id: i64) -> 
     db::write_tx(conn, |c| {
         let n = get_of_facility(c, facility_id, id)?;
         diesel::delete(dicom_nodes::table.find(id)).execute(c)?;
-        audit::record(c, ctx, Event::success("dicom_node.delete").object("dicom_node", id).detail(
-            serde_json::json!({"ae_title": n.ae_title}),
-        ))?;
+        audit::record(
+            c,
+            ctx,
+            Event::success("dicom_node.delete")
+                .object("dicom_node", id)
+                .detail(serde_json::json!({"ae_title": n.ae_title})),
+        )?;
         Ok(())
     })
 }
@@ -201,7 +225,11 @@ pub fn list(conn: &mut DbConnection, facility_id: i64) -> Result<Vec<DicomNode>>
 
 /// The node a DICOM association may come from: calling AE title registered, node enabled,
 /// facility active, source address allowed. `None` means refuse the association.
-pub fn authorise_peer(conn: &mut DbConnection, calling_ae: &str, addr: IpAddr) -> Result<Option<(DicomNode, Facility)>> {
+pub fn authorise_peer(
+    conn: &mut DbConnection,
+    calling_ae: &str,
+    addr: IpAddr,
+) -> Result<Option<(DicomNode, Facility)>> {
     let found: Option<(DicomNode, Facility)> = dicom_nodes::table
         .inner_join(facilities::table)
         .filter(dicom_nodes::ae_title.eq(calling_ae.trim()))

@@ -88,11 +88,18 @@ struct FacilityValues {
     notification_emails: String,
 }
 
-fn validate(conn: &mut DbConnection, form: &FacilityForm, id: Option<i64>) -> Result<FacilityValues> {
+fn validate(
+    conn: &mut DbConnection,
+    form: &FacilityForm,
+    id: Option<i64>,
+) -> Result<FacilityValues> {
     let mut e = FieldErrors::new();
     let name = e.take("name", validation::required_text(&form.name, 100));
     let kind = e.take("kind", FacilityKind::parse(&form.kind));
-    let address = e.take("postal_address", validation::optional_text(&form.postal_address, 200));
+    let address = e.take(
+        "postal_address",
+        validation::optional_text(&form.postal_address, 200),
+    );
     let phone = e.take("phone", Phone::parse(&form.phone));
     let kind_is_medical = matches!(kind, Some(FacilityKind::Clinic | FacilityKind::Hospital));
     let emails = e.take(
@@ -118,7 +125,9 @@ fn validate(conn: &mut DbConnection, form: &FacilityForm, id: Option<i64>) -> Re
         }
     }
     match (name, kind, address, phone, emails) {
-        (Some(name), Some(kind), Some(postal_address), Some(phone), Some(emails)) if e.is_empty() => {
+        (Some(name), Some(kind), Some(postal_address), Some(phone), Some(emails))
+            if e.is_empty() =>
+        {
             Ok(FacilityValues {
                 name,
                 kind: kind.as_str().into(),
@@ -174,7 +183,12 @@ pub fn create(
     })
 }
 
-pub fn update(conn: &mut DbConnection, ctx: &Ctx, id: i64, form: &FacilityForm) -> Result<Facility> {
+pub fn update(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: i64,
+    form: &FacilityForm,
+) -> Result<Facility> {
     db::write_tx(conn, |c| {
         let before = get(c, id)?;
         let values = validate(c, form, Some(id))?;
@@ -200,7 +214,12 @@ pub fn update(conn: &mut DbConnection, ctx: &Ctx, id: i64, form: &FacilityForm) 
 /// Moves a facility to another membership state (admit, suspend, reinstate, withdraw).
 /// Suspension takes effect at once: its users' sessions are ended and its DICOM nodes are
 /// refused, because both check the facility's status on every use.
-pub fn set_status(conn: &mut DbConnection, ctx: &Ctx, id: i64, next: FacilityStatus) -> Result<Facility> {
+pub fn set_status(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    id: i64,
+    next: FacilityStatus,
+) -> Result<Facility> {
     db::write_tx(conn, |c| {
         let before = get(c, id)?;
         if !before.status().can_become(next) {
@@ -210,7 +229,10 @@ pub fn set_status(conn: &mut DbConnection, ctx: &Ctx, id: i64, next: FacilitySta
             return Err(Error::Conflict("err.operator_fixed"));
         }
         let f: Facility = diesel::update(facilities::table.find(id))
-            .set((facilities::status.eq(next.as_str()), facilities::updated_at.eq(db::now())))
+            .set((
+                facilities::status.eq(next.as_str()),
+                facilities::updated_at.eq(db::now()),
+            ))
             .returning(facilities::all_columns)
             .get_result(c)?;
         if next != FacilityStatus::Active {

@@ -50,7 +50,11 @@ pub struct UserWithRoles {
 
 impl UserWithRoles {
     pub fn roles_str(&self) -> String {
-        self.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+        self.roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
     pub fn has_role(&self, r: Role) -> bool {
         self.roles.contains(&r)
@@ -91,13 +95,19 @@ fn validate_roles(
     for r in raw.iter().filter(|r| !r.is_empty()) {
         match Role::parse(r) {
             Ok(role) => {
-                if !role.allowed_in(facility.kind(), facility.is_requesting, facility.is_supporting)
-                {
+                if !role.allowed_in(
+                    facility.kind(),
+                    facility.is_requesting,
+                    facility.is_supporting,
+                ) {
                     e.add("roles", "err.role_not_allowed");
                 } else if granter == Granter::FacilityAdmin && !role.grantable_by_facility_admin() {
                     e.add("roles", "err.role_not_allowed");
                 } else if kind == UserKind::Service
-                    && matches!(role, Role::FacilityAdmin | Role::AssociationAdmin | Role::Auditor)
+                    && matches!(
+                        role,
+                        Role::FacilityAdmin | Role::AssociationAdmin | Role::Auditor
+                    )
                 {
                     e.add("roles", "err.role_not_for_service");
                 } else if !roles.contains(&role) {
@@ -143,8 +153,14 @@ pub fn create(
         let facility = fac::get(c, facility_id)?;
         let mut e = FieldErrors::new();
         let username = e.take("username", Username::parse(&form.username));
-        let display_name = e.take("display_name", validation::required_text(&form.display_name, 100));
-        let email = e.take("email", EmailList::parse(&form.email, kind == UserKind::Person));
+        let display_name = e.take(
+            "display_name",
+            validation::required_text(&form.display_name, 100),
+        );
+        let email = e.take(
+            "email",
+            EmailList::parse(&form.email, kind == UserKind::Person),
+        );
         if let Some(em) = &email {
             if em.items().len() > 1 {
                 e.add("email", "err.email");
@@ -170,7 +186,8 @@ pub fn create(
         if !e.is_empty() {
             return Err(Error::Validation(e));
         }
-        let (Some(username), Some(display_name), Some(email)) = (username, display_name, email) else {
+        let (Some(username), Some(display_name), Some(email)) = (username, display_name, email)
+        else {
             return Err(Error::Validation(e));
         };
         let hash = match &password {
@@ -198,12 +215,14 @@ pub fn create(
         audit::record(
             c,
             ctx,
-            Event::success("user.create").object("user", user.id).detail(serde_json::json!({
-                "username": user.username,
-                "facility_id": facility_id,
-                "kind": user.kind,
-                "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-            })),
+            Event::success("user.create")
+                .object("user", user.id)
+                .detail(serde_json::json!({
+                    "username": user.username,
+                    "facility_id": facility_id,
+                    "kind": user.kind,
+                    "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                })),
         )?;
         Ok(UserWithRoles {
             user,
@@ -217,7 +236,10 @@ fn set_roles(c: &mut DbConnection, user_id: i64, roles: &[Role]) -> Result<()> {
     diesel::delete(user_roles::table.filter(user_roles::user_id.eq(user_id))).execute(c)?;
     for r in roles {
         diesel::insert_into(user_roles::table)
-            .values((user_roles::user_id.eq(user_id), user_roles::role.eq(r.as_str())))
+            .values((
+                user_roles::user_id.eq(user_id),
+                user_roles::role.eq(r.as_str()),
+            ))
             .execute(c)?;
     }
     Ok(())
@@ -235,8 +257,14 @@ pub fn update(
         let existing = get(c, user_id)?;
         let kind = existing.user.kind();
         let mut e = FieldErrors::new();
-        let display_name = e.take("display_name", validation::required_text(&form.display_name, 100));
-        let email = e.take("email", EmailList::parse(&form.email, kind == UserKind::Person));
+        let display_name = e.take(
+            "display_name",
+            validation::required_text(&form.display_name, 100),
+        );
+        let email = e.take(
+            "email",
+            EmailList::parse(&form.email, kind == UserKind::Person),
+        );
         if let Some(em) = &email {
             if em.items().len() > 1 {
                 e.add("email", "err.email");
@@ -244,7 +272,10 @@ pub fn update(
         }
         let roles = validate_roles(&mut e, &form.roles, &existing.facility, granter, kind);
         if granter == Granter::FacilityAdmin
-            && existing.roles.iter().any(|r| !r.grantable_by_facility_admin())
+            && existing
+                .roles
+                .iter()
+                .any(|r| !r.grantable_by_facility_admin())
         {
             return Err(Error::NotFound);
         }
@@ -263,9 +294,11 @@ pub fn update(
         audit::record(
             c,
             ctx,
-            Event::success("user.update").object("user", user_id).detail(serde_json::json!({
-                "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-            })),
+            Event::success("user.update")
+                .object("user", user_id)
+                .detail(serde_json::json!({
+                    "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                })),
         )?;
         get(c, user_id)
     })
@@ -290,7 +323,12 @@ pub fn set_active(conn: &mut DbConnection, ctx: &Ctx, user_id: i64, active: bool
         audit::record(
             c,
             ctx,
-            Event::success(if active { "user.enable" } else { "user.disable" }).object("user", user_id),
+            Event::success(if active {
+                "user.enable"
+            } else {
+                "user.disable"
+            })
+            .object("user", user_id),
         )?;
         Ok(())
     })
@@ -321,7 +359,10 @@ pub fn admin_reset_credentials(
             .execute(c)?;
         if reset_totp {
             diesel::update(users::table.find(user_id))
-                .set((users::totp_secret.eq(None::<String>), users::totp_enabled.eq(false)))
+                .set((
+                    users::totp_secret.eq(None::<String>),
+                    users::totp_enabled.eq(false),
+                ))
                 .execute(c)?;
             diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
                 .execute(c)?;
@@ -356,7 +397,11 @@ pub fn get(conn: &mut DbConnection, user_id: i64) -> Result<UserWithRoles> {
         .first(conn)
         .found()?;
     let roles = roles_of(conn, user.id)?;
-    Ok(UserWithRoles { user, roles, facility })
+    Ok(UserWithRoles {
+        user,
+        roles,
+        facility,
+    })
 }
 
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> Result<Option<UserWithRoles>> {
@@ -396,7 +441,19 @@ pub fn list(conn: &mut DbConnection, facility_id: Option<i64>) -> Result<Vec<Use
                 .filter_map(|(_, r)| Role::parse(r).ok())
                 .collect();
             roles.sort();
-            UserWithRoles { user, roles, facility }
+            UserWithRoles {
+                user,
+                roles,
+                facility,
+            }
         })
         .collect())
+}
+
+/// Lets an account keep its current password (the demo's accounts).
+pub fn clear_must_change_password(conn: &mut DbConnection, user_id: i64) -> Result<()> {
+    diesel::update(users::table.find(user_id))
+        .set(users::must_change_password.eq(false))
+        .execute(conn)?;
+    Ok(())
 }

@@ -1,0 +1,170 @@
+//! Translations: Japanese first, English available. Messages live in
+//! `templates/i18n/{ja,en}.toml` as flat `"key" = "text"` tables, compiled in.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+pub const JA_TOML: &str = include_str!("../../templates/i18n/ja.toml");
+pub const EN_TOML: &str = include_str!("../../templates/i18n/en.toml");
+
+#[derive(Debug)]
+pub struct Messages {
+    ja: HashMap<String, String>,
+    en: HashMap<String, String>,
+}
+
+fn parse(src: &str, name: &str) -> Result<HashMap<String, String>, shared::Error> {
+    toml::from_str(src).map_err(|e| shared::Error::Config(format!("translations {name}: {e}")))
+}
+
+impl Messages {
+    pub fn load() -> Result<Self, shared::Error> {
+        Ok(Messages {
+            ja: parse(JA_TOML, "ja.toml")?,
+            en: parse(EN_TOML, "en.toml")?,
+        })
+    }
+
+    /// The text for `key`; an unknown key shows itself (and a test catches it).
+    pub fn get<'a>(&'a self, lang: Lang, key: &'a str) -> &'a str {
+        let table = match lang {
+            Lang::Ja => &self.ja,
+            Lang::En => &self.en,
+        };
+        table.get(key).map(String::as_str).unwrap_or(key)
+    }
+
+    pub fn keys(&self, lang: Lang) -> Vec<&str> {
+        let table = match lang {
+            Lang::Ja => &self.ja,
+            Lang::En => &self.en,
+        };
+        table.keys().map(String::as_str).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_have_the_same_keys() {
+        let m = Messages::load().unwrap();
+        let mut ja = m.keys(Lang::Ja);
+        let mut en = m.keys(Lang::En);
+        ja.sort();
+        en.sort();
+        let only_ja: Vec<_> = ja.iter().filter(|k| !en.contains(k)).collect();
+        let only_en: Vec<_> = en.iter().filter(|k| !ja.contains(k)).collect();
+        assert!(
+            only_ja.is_empty() && only_en.is_empty(),
+            "ja only: {only_ja:?}, en only: {only_en:?}"
+        );
+    }
+
+    /// Every key a template or the code asks for (`t("…")`, `"err.…"`, `"flash.…"`, …)
+    /// exists.
+    #[test]
+    fn every_used_key_exists() {
+        let m = Messages::load().unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut missing = Vec::new();
+        let mut files = Vec::new();
+        for dir in ["templates", "portal/src", "shared/src", "radvision/src"] {
+            collect(&root.join(dir), &mut files);
+        }
+        let re_t = regex_lite("t(\"");
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            for key in re_t(&text) {
+                if m.ja.get(&key).is_none() {
+                    missing.push(format!("{}: {key}", f.display()));
+                }
+            }
+            for prefix in ["\"err.", "\"flash.", "\"role.", "\"status.", "\"kind."] {
+                let mut rest = text.as_str();
+                while let Some(i) = rest.find(prefix) {
+                    let after = &rest[i + 1..];
+                    let end = after.find('"').unwrap_or(0);
+                    let key = &after[..end];
+                    if !key.ends_with('.') && !key.contains(' ') && m.ja.get(key).is_none() {
+                        missing.push(format!("{}: {key}", f.display()));
+                    }
+                    rest = &after[end..];
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        assert!(
+            missing.is_empty(),
+            "missing translations:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    fn collect(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    collect(&p, out);
+                } else if matches!(
+                    p.extension().and_then(|x| x.to_str()),
+                    Some("rs" | "html" | "txt")
+                ) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+
+    /// Finds `t("key")` calls.
+    fn regex_lite(open: &'static str) -> impl Fn(&str) -> Vec<String> {
+        move |text: &str| {
+            let mut out = Vec::new();
+            let mut rest = text;
+            while let Some(i) = rest.find(open) {
+                let after = &rest[i + open.len()..];
+                if let Some(end) = after.find('"') {
+                    let key = &after[..end];
+                    if !key.is_empty()
+                        && key
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+                    {
+                        out.push(key.to_owned());
+                    }
+                    rest = &after[end..];
+                } else {
+                    break;
+                }
+            }
+            out
+        }
+    }
+}
