@@ -1,9 +1,14 @@
 //! The HTML screens: routing, sessions, CSRF, pages, and authorisation at the edge.
 
 pub mod account;
+pub mod audit_view;
 pub mod authz;
 pub mod csrf;
 pub mod error;
+pub mod facility;
+pub mod facility_nodes;
+pub mod facility_services;
+pub mod facility_users;
 pub mod home;
 pub mod page;
 pub mod session;
@@ -43,5 +48,54 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/account/totp", web::get().to(account::totp_form))
         .route("/account/totp", web::post().to(account::totp_enrol))
-        .route("/directory", web::get().to(home::directory));
+        .route("/directory", web::get().to(home::directory))
+        .route("/facility/users", web::get().to(facility_users::list))
+        .route("/facility/users", web::post().to(facility_users::create))
+        .route("/facility/users/new", web::get().to(facility_users::new_form))
+        .route("/facility/users/{id}", web::get().to(facility_users::edit_form))
+        .route("/facility/users/{id}", web::post().to(facility_users::update))
+        .route(
+            "/facility/users/{id}/active",
+            web::post().to(facility_users::set_active),
+        )
+        .route(
+            "/facility/users/{id}/reset",
+            web::post().to(facility_users::reset),
+        )
+        .route("/facility/dicom-nodes", web::get().to(facility_nodes::list))
+        .route("/facility/dicom-nodes", web::post().to(facility_nodes::create))
+        .route(
+            "/facility/dicom-nodes/new",
+            web::get().to(facility_nodes::new_form),
+        )
+        .route(
+            "/facility/dicom-nodes/{id}",
+            web::get().to(facility_nodes::edit_form),
+        )
+        .route(
+            "/facility/dicom-nodes/{id}",
+            web::post().to(facility_nodes::update),
+        )
+        .route(
+            "/facility/dicom-nodes/{id}/delete",
+            web::post().to(facility_nodes::delete),
+        )
+        .route(
+            "/facility/service-accounts",
+            web::get().to(facility_services::list),
+        )
+        .route(
+            "/facility/service-accounts",
+            web::post().to(facility_services::create),
+        )
+        .route(
+            "/facility/service-accounts/{id}/tokens",
+            web::post().to(facility_services::issue_token),
+        )
+        .route(
+            "/facility/tokens/{id}/revoke",
+            web::post().to(facility_services::revoke_token),
+        )
+        .route("/audit", web::get().to(audit_view::list))
+        .route("/audit/export.csv", web::get().to(audit_view::export));
 }

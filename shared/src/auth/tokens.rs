@@ -145,3 +145,50 @@ pub fn authenticate(
     }
     Ok(Some(t))
 }
+
+/// A facility administrator issues a token for a service account of their facility; any
+/// other account is `NotFound`.
+pub fn issue_for_service_account(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    facility_id: i64,
+    user_id: i64,
+    name: &str,
+    days: &str,
+    max_days: u32,
+) -> Result<(String, ApiToken)> {
+    crate::membership::users::get_service_account_of_facility(conn, facility_id, user_id)?;
+    issue(conn, ctx, user_id, name, days, max_days)
+}
+
+/// A facility administrator revokes a token of one of their facility's service accounts;
+/// any other token is `NotFound`.
+pub fn revoke_of_facility(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    facility_id: i64,
+    token_id: i64,
+) -> Result<()> {
+    db::write_tx(conn, |c| {
+        let t = get(c, token_id)?;
+        crate::membership::users::get_service_account_of_facility(c, facility_id, t.user_id)?;
+        revoke(c, ctx, token_id)
+    })
+}
+
+/// The service accounts of a facility with their tokens (newest first).
+pub fn service_accounts_of_facility(
+    conn: &mut DbConnection,
+    facility_id: i64,
+) -> Result<Vec<(crate::membership::UserWithRoles, Vec<ApiToken>)>> {
+    let accounts = crate::membership::users::list(conn, Some(facility_id))?;
+    let mut out = Vec::new();
+    for a in accounts
+        .into_iter()
+        .filter(|a| a.user.kind() == crate::domain::UserKind::Service)
+    {
+        let toks = list_for_user(conn, a.user.id)?;
+        out.push((a, toks));
+    }
+    Ok(out)
+}

@@ -457,3 +457,76 @@ pub fn clear_must_change_password(conn: &mut DbConnection, user_id: i64) -> Resu
         .execute(conn)?;
     Ok(())
 }
+
+/// A user of `facility_id` that its facility administrator may manage. Users of other
+/// facilities, and the operator's and prefecture's staff (roles a facility administrator
+/// cannot grant), are `NotFound`.
+pub fn get_of_facility(
+    conn: &mut DbConnection,
+    facility_id: i64,
+    user_id: i64,
+) -> Result<UserWithRoles> {
+    let u = get(conn, user_id)?;
+    if u.user.facility_id != facility_id
+        || u.roles.iter().any(|r| !r.grantable_by_facility_admin())
+    {
+        return Err(Error::NotFound);
+    }
+    Ok(u)
+}
+
+/// A facility administrator edits a user of their own facility.
+pub fn update_in_facility(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    facility_id: i64,
+    user_id: i64,
+    form: &UserForm,
+) -> Result<UserWithRoles> {
+    db::write_tx(conn, |c| {
+        get_of_facility(c, facility_id, user_id)?;
+        update(c, ctx, user_id, form, Granter::FacilityAdmin)
+    })
+}
+
+/// A facility administrator enables or disables a user of their own facility.
+pub fn set_active_in_facility(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    facility_id: i64,
+    user_id: i64,
+    active: bool,
+) -> Result<()> {
+    db::write_tx(conn, |c| {
+        get_of_facility(c, facility_id, user_id)?;
+        set_active(c, ctx, user_id, active)
+    })
+}
+
+/// A facility administrator resets a person's password (and optionally second factor) in
+/// their own facility. Another facility's user is `NotFound` before the password is looked
+/// at.
+pub fn reset_credentials_in_facility(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    facility_id: i64,
+    user_id: i64,
+    new_password: &str,
+    reset_totp: bool,
+) -> Result<()> {
+    get_of_facility(conn, facility_id, user_id)?;
+    admin_reset_credentials(conn, ctx, user_id, new_password, reset_totp)
+}
+
+/// A service account of `facility_id` (`NotFound` for people and other facilities).
+pub fn get_service_account_of_facility(
+    conn: &mut DbConnection,
+    facility_id: i64,
+    user_id: i64,
+) -> Result<UserWithRoles> {
+    let u = get_of_facility(conn, facility_id, user_id)?;
+    if u.user.kind() != UserKind::Service {
+        return Err(Error::NotFound);
+    }
+    Ok(u)
+}
