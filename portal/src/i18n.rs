@@ -68,6 +68,7 @@ impl Messages {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -101,7 +102,7 @@ mod tests {
         for f in files {
             let text = std::fs::read_to_string(&f).unwrap_or_default();
             for key in re_t(&text) {
-                if m.ja.get(&key).is_none() {
+                if !m.ja.contains_key(&key) {
                     missing.push(format!("{}: {key}", f.display()));
                 }
             }
@@ -111,7 +112,7 @@ mod tests {
                     let after = &rest[i + 1..];
                     let end = after.find('"').unwrap_or(0);
                     let key = &after[..end];
-                    if !key.ends_with('.') && !key.contains(' ') && m.ja.get(key).is_none() {
+                    if !key.ends_with('.') && !key.contains(' ') && !m.ja.contains_key(key) {
                         missing.push(format!("{}: {key}", f.display()));
                     }
                     rest = &after[end..];

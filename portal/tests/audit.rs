@@ -18,7 +18,12 @@ async fn auditors_read_the_trail_and_reading_is_audited() {
     assert!(p.body.contains("data-testid=\"audit-table\""));
     assert!(p.body.contains("auth.sign_in"));
     assert_eq!(app.audit_count("audit.view", "success"), 1);
-    let r = c.http.get(format!("{}/audit/export.csv?outcome=success", app.base)).send().await.unwrap();
+    let r = c
+        .http
+        .get(format!("{}/audit/export.csv?outcome=success", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     let csv = r.text().await.unwrap();
@@ -39,7 +44,10 @@ async fn others_get_404_and_a_denial_event() {
     assert_eq!(app.audit_count("audit.view", "denied"), 1);
     assert_eq!(app.audit_count("audit.export", "denied"), 1);
     let home = c.get("/").await;
-    assert!(!home.body.contains("href=\"/audit\""), "no audit link for a clinic");
+    assert!(
+        !home.body.contains("href=\"/audit\""),
+        "no audit link for a clinic"
+    );
 }
 
 fn verify(app: &TestApp) -> (i32, String) {
@@ -49,7 +57,10 @@ fn verify(app: &TestApp) -> (i32, String) {
         .env("ENKAKU_DATA_DIR", app._dir.path())
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[tokio::test]

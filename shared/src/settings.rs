@@ -178,6 +178,11 @@ impl Default for Settings {
     }
 }
 
+/// The top-level keys of the settings (what `ENKAKU_<KEY>…` variables may name).
+const SECTIONS: &[&str] = &[
+    "data_dir", "demo", "http", "dicom", "database", "auth", "mail", "log",
+];
+
 impl Settings {
     /// Defaults, then the TOML file (if given), then `ENKAKU_*` variables, then validation.
     pub fn load(file: Option<&Path>) -> Result<Settings, Error> {
@@ -202,7 +207,12 @@ impl Settings {
             let Some(rest) = k.strip_prefix("ENKAKU_") else {
                 continue;
             };
-            if rest == "CONFIG" {
+            // Only the settings' own sections; other ENKAKU_* variables (ENKAKU_CONFIG,
+            // the test harness's ENKAKU_TEST_*) are not settings. A typo inside a known
+            // section is still refused.
+            let top = rest.split("__").next().unwrap_or("").to_ascii_lowercase();
+            let top = top.strip_suffix("_file").unwrap_or(&top);
+            if !SECTIONS.contains(&top) {
                 continue;
             }
             if let Some(base) = rest.strip_suffix("_FILE") {
@@ -436,6 +446,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("require_second_factor"));
+    }
+
+    #[test]
+    fn other_enkaku_variables_are_not_settings_but_typos_in_sections_are_refused() {
+        assert!(Settings::load_from(
+            None,
+            &env(&[("ENKAKU_TEST_DB", "postgres"), ("ENKAKU_BIN", "/x")])
+        )
+        .is_ok());
+        let err = Settings::load_from(None, &env(&[("ENKAKU_HTTP__BNID", "x")])).unwrap_err();
+        assert!(err.to_string().contains("bnid"), "{err}");
     }
 
     #[test]

@@ -13,7 +13,12 @@ fn db_with_events(n: usize) -> (tempfile::TempDir, DbConnection) {
     db::migrate(&mut c).unwrap();
     let ctx = Ctx::system("test");
     for i in 0..n {
-        audit::record_now(&mut c, &ctx, Event::success("test.event").object("thing", i)).unwrap();
+        audit::record_now(
+            &mut c,
+            &ctx,
+            Event::success("test.event").object("thing", i),
+        )
+        .unwrap();
     }
     (dir, c)
 }
@@ -29,8 +34,14 @@ fn an_untouched_chain_verifies() {
 #[test]
 fn the_database_refuses_updates_and_deletes() {
     let (_d, mut c) = db_with_events(3);
-    assert!(diesel::sql_query("UPDATE audit_events SET action = 'x' WHERE seq = 2").execute(&mut c).is_err());
-    assert!(diesel::sql_query("DELETE FROM audit_events WHERE seq = 2").execute(&mut c).is_err());
+    assert!(
+        diesel::sql_query("UPDATE audit_events SET action = 'x' WHERE seq = 2")
+            .execute(&mut c)
+            .is_err()
+    );
+    assert!(diesel::sql_query("DELETE FROM audit_events WHERE seq = 2")
+        .execute(&mut c)
+        .is_err());
     assert!(audit::verify(&mut c).unwrap().is_intact());
 }
 
@@ -38,19 +49,39 @@ fn the_database_refuses_updates_and_deletes() {
 fn an_altered_row_is_detected() {
     let (_d, mut c) = db_with_events(10);
     backend::disable_audit_protection_for_tests(&mut c).unwrap();
-    diesel::sql_query("UPDATE audit_events SET outcome = 'failure' WHERE seq = 4").execute(&mut c).unwrap();
+    diesel::sql_query("UPDATE audit_events SET outcome = 'failure' WHERE seq = 4")
+        .execute(&mut c)
+        .unwrap();
     let r = audit::verify(&mut c).unwrap();
-    assert!(r.problems.iter().any(|p| p.contains("seq 4") && p.contains("altered")), "{:?}", r.problems);
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("seq 4") && p.contains("altered")),
+        "{:?}",
+        r.problems
+    );
 }
 
 #[test]
 fn a_deleted_row_is_detected() {
     let (_d, mut c) = db_with_events(10);
     backend::disable_audit_protection_for_tests(&mut c).unwrap();
-    diesel::sql_query("DELETE FROM audit_events WHERE seq = 5").execute(&mut c).unwrap();
+    diesel::sql_query("DELETE FROM audit_events WHERE seq = 5")
+        .execute(&mut c)
+        .unwrap();
     let r = audit::verify(&mut c).unwrap();
-    assert!(r.problems.iter().any(|p| p.contains("gap")), "{:?}", r.problems);
-    assert!(r.problems.iter().any(|p| p.contains("seq 6") && p.contains("link")), "{:?}", r.problems);
+    assert!(
+        r.problems.iter().any(|p| p.contains("gap")),
+        "{:?}",
+        r.problems
+    );
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("seq 6") && p.contains("link")),
+        "{:?}",
+        r.problems
+    );
 }
 
 #[test]
@@ -59,7 +90,12 @@ fn an_inserted_row_is_detected() {
     backend::disable_audit_protection_for_tests(&mut c).unwrap();
     // Shift the tail up by one and forge a row in the gap, copying a neighbour's hashes.
     for seq in (4..=6).rev() {
-        diesel::sql_query(format!("UPDATE audit_events SET seq = {} WHERE seq = {seq}", seq + 1)).execute(&mut c).unwrap();
+        diesel::sql_query(format!(
+            "UPDATE audit_events SET seq = {} WHERE seq = {seq}",
+            seq + 1
+        ))
+        .execute(&mut c)
+        .unwrap();
     }
     diesel::sql_query(
         "INSERT INTO audit_events (seq, occurred_at, action, outcome, source, prev_hash, hash) \
@@ -69,7 +105,11 @@ fn an_inserted_row_is_detected() {
     .unwrap();
     let r = audit::verify(&mut c).unwrap();
     assert!(!r.is_intact());
-    assert!(r.problems.iter().any(|p| p.contains("seq 4")), "{:?}", r.problems);
+    assert!(
+        r.problems.iter().any(|p| p.contains("seq 4")),
+        "{:?}",
+        r.problems
+    );
 }
 
 #[test]
@@ -84,7 +124,12 @@ fn concurrent_appends_keep_one_chain() {
             std::thread::spawn(move || {
                 let mut c = pool.get().unwrap();
                 for i in 0..15 {
-                    audit::record_now(&mut c, &Ctx::system("t"), Event::success("test.concurrent").object("n", t * 100 + i)).unwrap();
+                    audit::record_now(
+                        &mut c,
+                        &Ctx::system("t"),
+                        Event::success("test.concurrent").object("n", t * 100 + i),
+                    )
+                    .unwrap();
                 }
             })
         })

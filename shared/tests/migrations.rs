@@ -17,7 +17,10 @@ fn migrations_run_up_down_up() {
     for _ in 0..applied.len() {
         db::revert_last(&mut c).unwrap();
     }
-    assert!(backend::columns(&mut c).unwrap().is_empty(), "down leaves no tables");
+    assert!(
+        backend::columns(&mut c).unwrap().is_empty(),
+        "down leaves no tables"
+    );
     // Up again gives the same schema.
     db::migrate(&mut c).unwrap();
     assert_eq!(backend::columns(&mut c).unwrap(), full);
@@ -26,8 +29,14 @@ fn migrations_run_up_down_up() {
 
 /// Column names per table, parsed from a migration tree's up.sql files (CREATE TABLE bodies).
 fn columns_in_tree(tree: &str) -> Vec<(String, String, bool)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(tree);
-    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().map(|e| e.path()).collect();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(tree);
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     dirs.sort();
     let mut out = Vec::new();
     for d in dirs {
@@ -41,7 +50,12 @@ fn columns_in_tree(tree: &str) -> Vec<(String, String, bool)> {
             for line in after[body_start..body_end].lines() {
                 let l = line.trim();
                 let first = l.split_whitespace().next().unwrap_or("");
-                if first.is_empty() || ["PRIMARY", "CHECK", "UNIQUE", "FOREIGN", "--"].iter().any(|k| first.starts_with(k)) || first.starts_with("'") {
+                if first.is_empty()
+                    || ["PRIMARY", "CHECK", "UNIQUE", "FOREIGN", "--"]
+                        .iter()
+                        .any(|k| first.starts_with(k))
+                    || first.starts_with("'")
+                {
                     continue;
                 }
                 if !first.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
@@ -76,6 +90,10 @@ fn the_live_schema_matches_the_migration_text() {
         .into_iter()
         .map(|ci| (ci.table_name, ci.column_name, ci.not_null == 1))
         .collect();
-    let tree = if testing::using_postgres() { "postgres" } else { "sqlite" };
+    let tree = if testing::using_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     assert_eq!(live, columns_in_tree(tree));
 }

@@ -127,3 +127,15 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     }
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))
 }
+
+/// Like `parse_json`, for bodies that must be a JSON object (serde would otherwise accept an
+/// array for a struct).
+pub fn parse_json_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    let v: serde_json::Value = parse_json(body)?;
+    if !v.is_object() {
+        return Err(ApiError::BadRequest(
+            "invalid JSON: expected an object".into(),
+        ));
+    }
+    serde_json::from_value(v).map_err(|e| ApiError::BadRequest(format!("invalid JSON: {e}")))
+}

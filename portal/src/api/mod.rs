@@ -4,7 +4,9 @@
 //! calls then need the `X-CSRF-Token` header). Same authorisation as the screens.
 
 pub mod auth;
+pub mod dicom_nodes;
 pub mod error;
+pub mod facilities;
 pub mod me;
 pub mod openapi;
 
@@ -16,6 +18,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/openapi.json", web::get().to(openapi::document))
             .route("/me", web::get().to(me::me))
             .route("/directory", web::get().to(me::directory))
+            .route("/facilities", web::get().to(facilities::list))
+            .route("/facilities", web::post().to(facilities::create))
+            .route("/facilities/{id}", web::get().to(facilities::get))
+            .route(
+                "/facilities/{id}/status",
+                web::post().to(facilities::set_status),
+            )
+            .route("/dicom-nodes", web::get().to(dicom_nodes::list))
+            .route("/dicom-nodes", web::post().to(dicom_nodes::create))
+            .route("/dicom-nodes/{id}", web::put().to(dicom_nodes::update))
+            .route("/dicom-nodes/{id}", web::delete().to(dicom_nodes::delete))
             .default_service(web::to(error::not_found)),
     );
 }

@@ -7,8 +7,15 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Enkaku API", version = "1", description = "Enkaku teleradiology network: the JSON API for systems. Authenticate with `Authorization: Bearer <token>`."),
-    paths(crate::api::me::me, crate::api::me::directory),
-    components(schemas(crate::api::error::ErrorBody, crate::api::me::Me, crate::api::me::MeFacility, crate::api::me::DirectoryItem)),
+    paths(crate::api::me::me, crate::api::me::directory,
+        crate::api::facilities::list, crate::api::facilities::create, crate::api::facilities::get,
+        crate::api::facilities::set_status,
+        crate::api::dicom_nodes::list, crate::api::dicom_nodes::create,
+        crate::api::dicom_nodes::update, crate::api::dicom_nodes::delete),
+    components(schemas(crate::api::error::ErrorBody, crate::api::me::Me, crate::api::me::MeFacility, crate::api::me::DirectoryItem,
+        crate::api::facilities::FacilityOut, crate::api::facilities::FacilityInput,
+        crate::api::facilities::StatusInput,
+        crate::api::dicom_nodes::DicomNodeOut, crate::api::dicom_nodes::DicomNodeInput)),
     modifiers(&Security),
 )]
 pub struct ApiDoc;

@@ -18,62 +18,59 @@ use crate::web::{admin_contracts, admin_facilities, admin_users};
 
 /// Registers the administration routes (fixed paths before `{id}` ones).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/admin/facilities",
-        web::get().to(admin_facilities::list),
-    )
-    .route(
-        "/admin/facilities",
-        web::post().to(admin_facilities::create),
-    )
-    .route(
-        "/admin/facilities/new",
-        web::get().to(admin_facilities::new_form),
-    )
-    .route(
-        "/admin/facilities/{id}",
-        web::get().to(admin_facilities::show),
-    )
-    .route(
-        "/admin/facilities/{id}",
-        web::post().to(admin_facilities::update),
-    )
-    .route(
-        "/admin/facilities/{id}/status",
-        web::post().to(admin_facilities::set_status),
-    )
-    .route(
-        "/admin/facilities/{id}/users/new",
-        web::get().to(admin_users::new_form),
-    )
-    .route(
-        "/admin/facilities/{id}/users",
-        web::post().to(admin_users::create),
-    )
-    .route("/admin/users/{id}", web::get().to(admin_users::show))
-    .route("/admin/users/{id}", web::post().to(admin_users::update))
-    .route(
-        "/admin/users/{id}/active",
-        web::post().to(admin_users::set_active),
-    )
-    .route(
-        "/admin/users/{id}/reset",
-        web::post().to(admin_users::reset),
-    )
-    .route("/admin/contracts", web::get().to(admin_contracts::list))
-    .route("/admin/contracts", web::post().to(admin_contracts::create))
-    .route(
-        "/admin/contracts/new",
-        web::get().to(admin_contracts::new_form),
-    )
-    .route(
-        "/admin/contracts/{id}",
-        web::get().to(admin_contracts::show),
-    )
-    .route(
-        "/admin/contracts/{id}",
-        web::post().to(admin_contracts::update),
-    );
+    cfg.route("/admin/facilities", web::get().to(admin_facilities::list))
+        .route(
+            "/admin/facilities",
+            web::post().to(admin_facilities::create),
+        )
+        .route(
+            "/admin/facilities/new",
+            web::get().to(admin_facilities::new_form),
+        )
+        .route(
+            "/admin/facilities/{id}",
+            web::get().to(admin_facilities::show),
+        )
+        .route(
+            "/admin/facilities/{id}",
+            web::post().to(admin_facilities::update),
+        )
+        .route(
+            "/admin/facilities/{id}/status",
+            web::post().to(admin_facilities::set_status),
+        )
+        .route(
+            "/admin/facilities/{id}/users/new",
+            web::get().to(admin_users::new_form),
+        )
+        .route(
+            "/admin/facilities/{id}/users",
+            web::post().to(admin_users::create),
+        )
+        .route("/admin/users/{id}", web::get().to(admin_users::show))
+        .route("/admin/users/{id}", web::post().to(admin_users::update))
+        .route(
+            "/admin/users/{id}/active",
+            web::post().to(admin_users::set_active),
+        )
+        .route(
+            "/admin/users/{id}/reset",
+            web::post().to(admin_users::reset),
+        )
+        .route("/admin/contracts", web::get().to(admin_contracts::list))
+        .route("/admin/contracts", web::post().to(admin_contracts::create))
+        .route(
+            "/admin/contracts/new",
+            web::get().to(admin_contracts::new_form),
+        )
+        .route(
+            "/admin/contracts/{id}",
+            web::get().to(admin_contracts::show),
+        )
+        .route(
+            "/admin/contracts/{id}",
+            web::post().to(admin_contracts::update),
+        );
 }
 
 /// Only association administrators pass; anyone else gets an audited 404.

@@ -70,7 +70,8 @@ pub async fn list(state: web::Data<AppState>, me: SignedIn, q: web::Query<ListQu
             None => facilities::list(c),
         })
         .await?;
-    let page = Page::for_user(&state, &me, "admin.title.facilities").with_notice(q.notice.as_deref());
+    let page =
+        Page::for_user(&state, &me, "admin.title.facilities").with_notice(q.notice.as_deref());
     let mut filters = vec![Choice {
         value: String::new(),
         label: page.t("admin.filter.all").to_owned(),

@@ -67,7 +67,12 @@ fn new_page(
     }
 }
 
-async fn facility(state: &AppState, me: &SignedIn, id: i64, action: &'static str) -> Result<Facility, WebError> {
+async fn facility(
+    state: &AppState,
+    me: &SignedIn,
+    id: i64,
+    action: &'static str,
+) -> Result<Facility, WebError> {
     let r = state.db(move |c| facilities::get(c, id)).await;
     authz::found(state, me, r, action, ("facility", id.to_string())).await
 }
@@ -79,7 +84,13 @@ pub async fn new_form(
 ) -> WebResult {
     let fid = guard_id(&state, &me, "user.create", "facility", &path).await?;
     let f = facility(&state, &me, fid, "user.create").await?;
-    render(&new_page(&state, &me, &f, UserForm::default(), FieldErrors::new()))
+    render(&new_page(
+        &state,
+        &me,
+        &f,
+        UserForm::default(),
+        FieldErrors::new(),
+    ))
 }
 
 /// Registers a person in the facility; they change the initial password at first sign-in.
@@ -276,9 +287,7 @@ pub async fn reset(
         reset_second_factor,
     } = form.0;
     let r = state
-        .db(move |c| {
-            users::admin_reset_credentials(c, &ctx, id, &password, reset_second_factor)
-        })
+        .db(move |c| users::admin_reset_credentials(c, &ctx, id, &password, reset_second_factor))
         .await;
     let r = authz::found(
         &state,

@@ -46,11 +46,14 @@ impl AuditQuery {
         let day = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
         Filter {
             action: text(&self.action),
-            outcome: text(&self.outcome).filter(|o| ["success", "failure", "denied"].contains(&o.as_str())),
+            outcome: text(&self.outcome)
+                .filter(|o| ["success", "failure", "denied"].contains(&o.as_str())),
             username: text(&self.username),
             facility_id: self.facility_id.trim().parse().ok(),
             // Dates are entered in Japan time; the trail is kept in UTC.
-            from: day(&self.from).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t - chrono::Duration::hours(9)),
+            from: day(&self.from)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t - chrono::Duration::hours(9)),
             until: day(&self.until)
                 .and_then(|d| d.succ_opt())
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -90,7 +93,9 @@ impl AuditPage {
 }
 
 async fn check(state: &AppState, me: &SignedIn, action: &'static str) -> Result<(), WebError> {
-    let ok = me.principal.require_any(&[Role::Auditor, Role::AssociationAdmin]);
+    let ok = me
+        .principal
+        .require_any(&[Role::Auditor, Role::AssociationAdmin]);
     authz::allow(state, me, ok, action, None).await
 }
 
@@ -104,7 +109,11 @@ fn read_event(action: &'static str, f: &Filter, rows: usize) -> Event {
     }))
 }
 
-pub async fn list(state: web::Data<AppState>, me: SignedIn, q: web::Query<AuditQuery>) -> WebResult {
+pub async fn list(
+    state: web::Data<AppState>,
+    me: SignedIn,
+    q: web::Query<AuditQuery>,
+) -> WebResult {
     check(&state, &me, "audit.view").await?;
     let q = q.into_inner();
     let f = q.filter();
@@ -121,12 +130,23 @@ pub async fn list(state: web::Data<AppState>, me: SignedIn, q: web::Query<AuditQ
     let has_next = events.len() as i64 > PAGE_SIZE;
     let events: Vec<AuditEvent> = events.into_iter().take(PAGE_SIZE as usize).collect();
     let qs = q.query_string();
-    render(&AuditPage { page: Page::for_user(&state, &me, "audit.title"), q, events, page_no, has_next, qs })
+    render(&AuditPage {
+        page: Page::for_user(&state, &me, "audit.title"),
+        q,
+        events,
+        page_no,
+        has_next,
+        qs,
+    })
 }
 
 fn csv_field(s: &str) -> String {
     // Quote every field; neutralise spreadsheet formulas.
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
@@ -135,7 +155,11 @@ fn time(t: &NaiveDateTime) -> String {
 }
 
 /// The filtered trail as CSV (UTF-8 with BOM so spreadsheet software reads Japanese).
-pub async fn export(state: web::Data<AppState>, me: SignedIn, q: web::Query<AuditQuery>) -> WebResult {
+pub async fn export(
+    state: web::Data<AppState>,
+    me: SignedIn,
+    q: web::Query<AuditQuery>,
+) -> WebResult {
     check(&state, &me, "audit.export").await?;
     let f = q.filter();
     let ctx = me.audit_ctx();
@@ -174,6 +198,9 @@ pub async fn export(state: web::Data<AppState>, me: SignedIn, q: web::Query<Audi
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"enkaku-audit.csv\""))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"enkaku-audit.csv\"",
+        ))
         .body(out))
 }

@@ -118,7 +118,14 @@ pub async fn edit_form(
     let r = state
         .db(move |c| dicom_nodes::get_of_facility(c, fid, id))
         .await;
-    let n = authz::found(&state, &me, r, "dicom_node.view", ("dicom_node", id.to_string())).await?;
+    let n = authz::found(
+        &state,
+        &me,
+        r,
+        "dicom_node.view",
+        ("dicom_node", id.to_string()),
+    )
+    .await?;
     form_page(
         &state,
         &me,

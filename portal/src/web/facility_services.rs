@@ -192,7 +192,14 @@ pub async fn revoke_token(
     let r = state
         .db(move |c| tokens::revoke_of_facility(c, &ctx, fid, id))
         .await;
-    authz::found(&state, &me, r, "token.revoke", ("api_token", id.to_string())).await?;
+    authz::found(
+        &state,
+        &me,
+        r,
+        "token.revoke",
+        ("api_token", id.to_string()),
+    )
+    .await?;
     Ok(see_other(
         "/facility/service-accounts?notice=flash.token_revoked",
     ))

@@ -148,9 +148,7 @@ async fn user_of(
     id: i64,
     action: &'static str,
 ) -> Result<UserWithRoles, WebError> {
-    let r = state
-        .db(move |c| users::get_of_facility(c, fid, id))
-        .await;
+    let r = state.db(move |c| users::get_of_facility(c, fid, id)).await;
     authz::found(state, me, r, action, ("user", id.to_string())).await
 }
 
@@ -192,7 +190,9 @@ pub async fn update(
         .db(move |c| users::update_in_facility(c, &ctx, fid, id, &submitted))
         .await;
     match authz::found(&state, &me, r, "user.update", ("user", id.to_string())).await {
-        Ok(_) => Ok(see_other(&format!("/facility/users/{id}?notice=flash.saved"))),
+        Ok(_) => Ok(see_other(&format!(
+            "/facility/users/{id}?notice=flash.saved"
+        ))),
         Err(WebError::Validation(errors)) => {
             let u = user_of(&state, &me, fid, id, "user.update").await?;
             let mut st = clean(UserForm {

@@ -1,6 +1,10 @@
 //! The HTML screens: routing, sessions, CSRF, pages, and authorisation at the edge.
 
 pub mod account;
+pub mod admin;
+pub mod admin_contracts;
+pub mod admin_facilities;
+pub mod admin_users;
 pub mod audit_view;
 pub mod authz;
 pub mod csrf;
@@ -49,11 +53,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account/totp", web::get().to(account::totp_form))
         .route("/account/totp", web::post().to(account::totp_enrol))
         .route("/directory", web::get().to(home::directory))
+        .configure(admin::routes)
         .route("/facility/users", web::get().to(facility_users::list))
         .route("/facility/users", web::post().to(facility_users::create))
-        .route("/facility/users/new", web::get().to(facility_users::new_form))
-        .route("/facility/users/{id}", web::get().to(facility_users::edit_form))
-        .route("/facility/users/{id}", web::post().to(facility_users::update))
+        .route(
+            "/facility/users/new",
+            web::get().to(facility_users::new_form),
+        )
+        .route(
+            "/facility/users/{id}",
+            web::get().to(facility_users::edit_form),
+        )
+        .route(
+            "/facility/users/{id}",
+            web::post().to(facility_users::update),
+        )
         .route(
             "/facility/users/{id}/active",
             web::post().to(facility_users::set_active),
@@ -63,7 +77,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(facility_users::reset),
         )
         .route("/facility/dicom-nodes", web::get().to(facility_nodes::list))
-        .route("/facility/dicom-nodes", web::post().to(facility_nodes::create))
+        .route(
+            "/facility/dicom-nodes",
+            web::post().to(facility_nodes::create),
+        )
         .route(
             "/facility/dicom-nodes/new",
             web::get().to(facility_nodes::new_form),

@@ -109,7 +109,7 @@ fn validate(c: &mut DbConnection, form: &DicomNodeForm, id: Option<i64>) -> Resu
             }
         },
     };
-    if host.is_some() != port.is_some() && !e.get("host").is_some() && !e.get("port").is_some() {
+    if host.is_some() != port.is_some() && e.get("host").is_none() && e.get("port").is_none() {
         e.add(
             if host.is_some() { "port" } else { "host" },
             "err.host_and_port",

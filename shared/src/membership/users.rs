@@ -95,13 +95,14 @@ fn validate_roles(
     for r in raw.iter().filter(|r| !r.is_empty()) {
         match Role::parse(r) {
             Ok(role) => {
-                if !role.allowed_in(
+                let allowed_here = role.allowed_in(
                     facility.kind(),
                     facility.is_requesting,
                     facility.is_supporting,
-                ) {
-                    e.add("roles", "err.role_not_allowed");
-                } else if granter == Granter::FacilityAdmin && !role.grantable_by_facility_admin() {
+                );
+                let grantable =
+                    granter != Granter::FacilityAdmin || role.grantable_by_facility_admin();
+                if !allowed_here || !grantable {
                     e.add("roles", "err.role_not_allowed");
                 } else if kind == UserKind::Service
                     && matches!(
@@ -467,8 +468,7 @@ pub fn get_of_facility(
     user_id: i64,
 ) -> Result<UserWithRoles> {
     let u = get(conn, user_id)?;
-    if u.user.facility_id != facility_id
-        || u.roles.iter().any(|r| !r.grantable_by_facility_admin())
+    if u.user.facility_id != facility_id || u.roles.iter().any(|r| !r.grantable_by_facility_admin())
     {
         return Err(Error::NotFound);
     }
