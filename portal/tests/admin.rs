@@ -12,6 +12,9 @@ use shared::membership::contracts::{self, ContractForm};
 use shared::membership::dicom_nodes::{self, DicomNodeForm};
 use shared::membership::{facilities, users};
 
+/// Form fields, the field expected to be in error, and the message shown next to it.
+type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
 /// Rows of facilities, users and contracts.
 fn counts(app: &TestApp) -> (usize, usize, usize) {
     let mut c = app.conn();
@@ -75,7 +78,7 @@ fn contract_fields<'a>(
     ]
 }
 
-fn clinic_fields<'a>(name: &'a str) -> Vec<(&'a str, &'a str)> {
+fn clinic_fields(name: &str) -> Vec<(&str, &str)> {
     vec![
         ("name", name),
         ("kind", "clinic"),
@@ -365,7 +368,7 @@ async fn invalid_input_is_explained_next_to_the_field_and_changes_nothing() {
 
     // Facilities.
     let long = "あ".repeat(101);
-    let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (clinic_fields(""), "name", "入力してください。"),
         (clinic_fields(&long), "name", "長すぎます。"),
         (
@@ -426,7 +429,7 @@ async fn invalid_input_is_explained_next_to_the_field_and_changes_nothing() {
     );
 
     // Users.
-    let user_cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+    let user_cases: Vec<Case> = vec![
         (
             vec![
                 ("username", "Taken.Name"),

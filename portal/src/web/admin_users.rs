@@ -252,7 +252,7 @@ pub async fn set_active(
     let active = match form.0.active.as_str() {
         "true" => true,
         "false" => false,
-        _ => return Err(WebError::BadRequest("active")),
+        _ => return Err(WebError::BadRequest("form: active")),
     };
     let ctx = me.audit_ctx();
     let r = state
