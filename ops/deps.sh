@@ -5,7 +5,8 @@
 #
 #   ops/deps.sh           build dependencies only
 #   ops/deps.sh --test    build + test dependencies (PostgreSQL 15, Chromium,
-#                         CJK fonts, DCMTK, pip) and the e2e npm packages
+#                         CJK fonts, DCMTK, pip, the PyPI packages of ops/requirements-test.txt) and the
+#                         e2e npm packages
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -76,6 +77,19 @@ if ((${#missing[@]} > 0)); then
     log "apt install done in $((SECONDS - start))s"
 else
     log "system packages present (${#wanted[@]} checked)"
+fi
+
+# Python peers and sample data for the tests (ops/requirements-test.txt): pydicom and
+# pydicom-data (real sample images), pynetdicom (a DICOM peer), dicomweb-client (a STOW-RS
+# client) and moto[server] (the throwaway S3-compatible store, ops/s3/start.sh).
+if [[ $WITH_TEST == 1 ]]; then
+    if python3 -c 'import pydicom, pynetdicom, dicomweb_client, moto.server, data_store' >/dev/null 2>&1; then
+        log "python test packages present"
+    else
+        log "pip install -r ops/requirements-test.txt"
+        PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check \
+            -r ops/requirements-test.txt </dev/null >&2
+    fi
 fi
 
 if [[ $WITH_TEST == 1 && -f tests/e2e/package.json ]]; then

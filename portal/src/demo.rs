@@ -391,7 +391,7 @@ pub fn run(settings: Settings, args: &DemoArgs) -> Result<ExitCode, shared::Erro
     }
     let app = crate::build(settings)?;
     actix_web::rt::System::new()
-        .block_on(app.server)
+        .block_on(app.run())
         .map_err(|e| shared::Error::Internal(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }

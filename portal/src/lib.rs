@@ -21,11 +21,40 @@ use shared::settings::Settings;
 
 use crate::state::AppState;
 
-/// A built, not yet awaited, server and the address it is bound to.
+/// A built, not yet running, platform: the HTTP server and the DICOM listener.
 pub struct Application {
     pub server: Server,
     pub port: u16,
+    pub dicom_port: u16,
     pub state: AppState,
+    dicom: TcpListener,
+}
+
+impl Application {
+    /// Sweeps the blob store (temporary files and orphans of a crash), starts the DICOM
+    /// listener and serves HTTP until the server stops.
+    pub async fn run(self) -> std::io::Result<()> {
+        match self.state.ingestor.startup_sweep().await {
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "start-up sweep failed"),
+        }
+        self.dicom.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(self.dicom)?;
+        let ctx = std::sync::Arc::new(radvision::ingest::scp::ScpContext {
+            ingestor: self.state.ingestor.clone(),
+            pool: self.state.pool.clone(),
+            ae_title: self.state.settings.dicom.ae_title.clone(),
+            max_associations: self.state.settings.ingest.max_associations,
+        });
+        tracing::info!(
+            port = self.dicom_port,
+            "DICOM listener (C-STORE, C-ECHO) started"
+        );
+        let scp = tokio::spawn(radvision::ingest::scp::serve(listener, ctx));
+        let r = self.server.await;
+        scp.abort();
+        r
+    }
 }
 
 /// Connects the database, runs pending migrations, binds the HTTP listener and builds the
@@ -41,13 +70,23 @@ pub fn build(settings: Settings) -> Result<Application, shared::Error> {
     }
     let listener = TcpListener::bind(&settings.http.bind)
         .map_err(|e| shared::Error::Config(format!("http.bind {}: {e}", settings.http.bind)))?;
+    let dicom = TcpListener::bind(&settings.dicom.bind)
+        .map_err(|e| shared::Error::Config(format!("dicom.bind {}: {e}", settings.dicom.bind)))?;
     let state = AppState::new(settings, pool)?;
-    build_with(state, listener)
+    build_with(state, listener, dicom)
 }
 
-/// Builds the server on an existing listener and state (tests use their own).
-pub fn build_with(state: AppState, listener: TcpListener) -> Result<Application, shared::Error> {
+/// Builds the platform on existing listeners and state (tests use their own).
+pub fn build_with(
+    state: AppState,
+    listener: TcpListener,
+    dicom: TcpListener,
+) -> Result<Application, shared::Error> {
     let port = listener
+        .local_addr()
+        .map_err(|e| shared::Error::Internal(e.to_string()))?
+        .port();
+    let dicom_port = dicom
         .local_addr()
         .map_err(|e| shared::Error::Internal(e.to_string()))?
         .port();
@@ -88,6 +127,8 @@ pub fn build_with(state: AppState, listener: TcpListener) -> Result<Application,
     Ok(Application {
         server,
         port,
+        dicom_port,
         state,
+        dicom,
     })
 }

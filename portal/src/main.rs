@@ -47,7 +47,7 @@ fn run(cli: Cli) -> Result<ExitCode, shared::Error> {
             let app = portal::build(settings)?;
             tracing::info!(port = app.port, "enkaku serving");
             actix_web::rt::System::new()
-                .block_on(app.server)
+                .block_on(app.run())
                 .map_err(|e| shared::Error::Internal(e.to_string()))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -30,15 +30,26 @@ impl Clock for SystemClock {
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub pool: DbPool,
+    /// The ingest pipeline (blob store + index) shared by the DICOM listener, STOW-RS and
+    /// uploads.
+    pub ingestor: Arc<radvision::ingest::pipeline::Ingestor>,
     pub messages: Arc<Messages>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
     pub fn new(settings: Settings, pool: DbPool) -> Result<Self, shared::Error> {
+        let store = radvision::store::factory::from_settings(&settings.storage)
+            .map_err(|e| shared::Error::Config(format!("storage: {e}")))?;
+        let ingestor = Arc::new(radvision::ingest::pipeline::Ingestor::new(
+            pool.clone(),
+            store,
+            &settings.ingest,
+        ));
         Ok(AppState {
             settings: Arc::new(settings),
             pool,
+            ingestor,
             messages: Arc::new(Messages::load()?),
             clock: Arc::new(SystemClock),
         })

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod index;
 pub mod membership;
 pub mod serde_util;
 pub mod settings;

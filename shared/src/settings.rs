@@ -51,6 +51,47 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
+    pub storage: StorageSettings,
+    pub ingest: IngestSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// Content-addressed files under `storage.path` (the default).
+    Filesystem,
+    /// An S3-compatible object store (Ceph RGW, MinIO, AWS S3).
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    pub backend: StorageBackend,
+    /// Filesystem store root. Default: `<data_dir>/blobs`.
+    pub path: Option<PathBuf>,
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: Secret,
+    /// Allow a plain-http endpoint (a loopback test store only).
+    pub s3_allow_http: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Largest single instance accepted, in bytes (C-STORE, STOW-RS, upload).
+    pub max_instance_bytes: u64,
+    /// Largest STOW-RS or upload request body, in bytes.
+    pub max_request_bytes: u64,
+    /// Largest study, in bytes; instances beyond it are refused.
+    pub max_study_bytes: u64,
+    /// Simultaneous DICOM associations.
+    pub max_associations: usize,
+    /// A study counts as "still arriving" this many seconds after its last instance.
+    pub arriving_seconds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -173,6 +214,23 @@ impl Default for Settings {
             log: LogSettings {
                 filter: "info".into(),
                 format: "text".into(),
+            },
+            storage: StorageSettings {
+                backend: StorageBackend::Filesystem,
+                path: None,
+                s3_endpoint: String::new(),
+                s3_bucket: String::new(),
+                s3_region: "us-east-1".into(),
+                s3_access_key_id: String::new(),
+                s3_secret_access_key: Secret::default(),
+                s3_allow_http: false,
+            },
+            ingest: IngestSettings {
+                max_instance_bytes: 1024 * 1024 * 1024,
+                max_request_bytes: 4 * 1024 * 1024 * 1024,
+                max_study_bytes: 16 * 1024 * 1024 * 1024,
+                max_associations: 32,
+                arriving_seconds: 90,
             },
         }
     }
@@ -316,6 +374,24 @@ impl Settings {
         }
         if self.mail.file_dir.is_none() {
             self.mail.file_dir = Some(self.data_dir.join("mail"));
+        }
+        if self.storage.path.is_none() {
+            self.storage.path = Some(self.data_dir.join("blobs"));
+        }
+        if self.storage.backend == StorageBackend::S3
+            && (self.storage.s3_endpoint.is_empty() || self.storage.s3_bucket.is_empty())
+        {
+            return bad(
+                "storage.s3_endpoint and storage.s3_bucket are required for the s3 backend".into(),
+            );
+        }
+        if self.ingest.max_instance_bytes < 1024
+            || self.ingest.max_request_bytes < self.ingest.max_instance_bytes
+        {
+            return bad("ingest.max_instance_bytes must be at least 1024 and at most ingest.max_request_bytes".into());
+        }
+        if self.ingest.max_associations == 0 {
+            return bad("ingest.max_associations must be at least 1".into());
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             return bad("log.format must be text or json".into());

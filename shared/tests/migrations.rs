@@ -58,7 +58,10 @@ fn columns_in_tree(tree: &str) -> Vec<(String, String, bool)> {
                 {
                     continue;
                 }
-                if !first.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                if !first
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
                     continue;
                 }
                 let not_null = l.contains("NOT NULL") || l.contains("PRIMARY KEY");

@@ -17,6 +17,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub base: String,
+    /// The DICOM listener's port (AE title `ENKAKU`).
+    pub dicom_port: u16,
     pub state: AppState,
     pub db_url: String,
     pub _dir: tempfile::TempDir,
@@ -42,6 +44,8 @@ pub async fn spawn_app_with(extra_env: &[(&str, &str)]) -> TestApp {
     let db_url = shared::db::testing::fresh_database_url(dir.path()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let dicom = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dicom_port = dicom.local_addr().unwrap().port();
     let mut env: Vec<(String, String)> = vec![
         ("ENKAKU_DATA_DIR".into(), dir.path().display().to_string()),
         ("ENKAKU_DATABASE__URL".into(), db_url.clone()),
@@ -52,6 +56,10 @@ pub async fn spawn_app_with(extra_env: &[(&str, &str)]) -> TestApp {
             format!("http://127.0.0.1:{port}"),
         ),
         ("ENKAKU_HTTP__WORKERS".into(), "1".into()),
+        (
+            "ENKAKU_DICOM__BIND".into(),
+            format!("127.0.0.1:{dicom_port}"),
+        ),
     ];
     for (k, v) in extra_env {
         env.push(((*k).into(), (*v).into()));
@@ -61,10 +69,11 @@ pub async fn spawn_app_with(extra_env: &[(&str, &str)]) -> TestApp {
         shared::db::pool(settings.database.url.expose(), settings.database.pool_size).unwrap();
     shared::db::migrate(&mut pool.get().unwrap()).unwrap();
     let state = AppState::new(settings, pool).unwrap();
-    let app = portal::build_with(state.clone(), listener).unwrap();
-    tokio::spawn(app.server);
+    let app = portal::build_with(state.clone(), listener, dicom).unwrap();
+    tokio::spawn(app.run());
     TestApp {
         base: format!("http://127.0.0.1:{port}"),
+        dicom_port,
         state,
         db_url,
         _dir: dir,

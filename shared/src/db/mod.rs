@@ -54,8 +54,9 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
     url.strip_prefix("sqlite://")
 }
 
-/// Connection set-up run on every pooled SQLite connection: WAL, a busy timeout and
-/// foreign keys. PostgreSQL needs nothing here.
+/// Connection set-up run on every pooled SQLite connection: WAL, a busy timeout, foreign
+/// keys, and `synchronous = FULL` so that a committed transaction survives a power loss
+/// (success is reported to senders only after commit). PostgreSQL needs nothing here.
 #[derive(Debug, Clone, Copy)]
 struct ConnectionSetup;
 
@@ -64,7 +65,7 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup 
         if let DbConnection::Sqlite(c) = conn {
             c.batch_execute(
                 "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
-                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -80,7 +81,8 @@ pub fn establish(url: &str) -> Result<DbConnection, Error> {
             let path = sqlite_path(url).unwrap_or_default();
             let mut c = SqliteConnection::establish(path)?;
             c.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                 PRAGMA synchronous = FULL;",
             )?;
             Ok(DbConnection::Sqlite(c))
         }

@@ -149,4 +149,84 @@ diesel::allow_tables_to_appear_in_same_query!(
     contracts,
     dicom_nodes,
     audit_events,
+    patients,
+    studies,
+    series,
+    instances,
 );
+
+diesel::table! {
+    patients (id) {
+        id -> BigInt,
+        facility_id -> BigInt,
+        patient_key -> Text,
+        name_alphabetic -> Text,
+        name_ideographic -> Text,
+        name_phonetic -> Text,
+        name_search -> Text,
+        birth_date -> Nullable<Date>,
+        sex -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    studies (id) {
+        id -> BigInt,
+        facility_id -> BigInt,
+        patient_id -> BigInt,
+        study_uid -> Text,
+        accession_number -> Text,
+        study_date -> Nullable<Date>,
+        study_time -> Text,
+        description -> Text,
+        modalities -> Text,
+        body_part -> Text,
+        referring_physician -> Text,
+        num_series -> BigInt,
+        num_instances -> BigInt,
+        size_bytes -> BigInt,
+        first_received_at -> Timestamp,
+        last_received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    series (id) {
+        id -> BigInt,
+        study_id -> BigInt,
+        series_uid -> Text,
+        modality -> Text,
+        series_number -> Nullable<Integer>,
+        description -> Text,
+        body_part -> Text,
+        num_instances -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instances (id) {
+        id -> BigInt,
+        facility_id -> BigInt,
+        study_id -> BigInt,
+        series_id -> BigInt,
+        sop_instance_uid -> Text,
+        sop_class_uid -> Text,
+        transfer_syntax_uid -> Text,
+        instance_number -> Nullable<Integer>,
+        rows_count -> Nullable<Integer>,
+        columns_count -> Nullable<Integer>,
+        frames -> Nullable<Integer>,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        storage_key -> Text,
+        received_via -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(studies -> patients (patient_id));
+diesel::joinable!(series -> studies (study_id));
+diesel::joinable!(instances -> series (series_id));

@@ -2,6 +2,7 @@
 //! Parse errors are translation keys (`err.*`).
 
 mod dicom;
+pub mod japanese;
 mod membership;
 
 pub use dicom::{AddressAllowList, AeTitle, Modality};

@@ -1,0 +1,4 @@
+DROP TABLE instances;
+DROP TABLE series;
+DROP TABLE studies;
+DROP TABLE patients;

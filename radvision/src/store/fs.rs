@@ -1,0 +1,314 @@
+//! The filesystem blob store (the default backend).
+//!
+//! Layout under the root:
+//!
+//! ```text
+//! <root>/sha256/<hex[0..2]>/<hex[2..4]>/<64 hex>   one file per blob
+//! <root>/tmp/<random>.tmp                          writes in progress
+//! ```
+//!
+//! A `put` writes the content to a randomly named file in `tmp/` (never a name taken from
+//! the input), fsyncs it, renames it into place and fsyncs the destination directory, so a
+//! blob path either holds the complete content or does not exist. A crash mid-write can
+//! only leave files in `tmp/`, which [`BlobStore::sweep_temporary`] removes at start-up.
+//! All blocking IO runs in `tokio::task::spawn_blocking`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::{BlobKey, BlobStore, StoreError, StoredBlob};
+
+const BLOBS_DIR: &str = "sha256";
+const TMP_DIR: &str = "tmp";
+
+/// Content-addressed files under one root directory.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    root: PathBuf,
+}
+
+impl FsStore {
+    /// Opens (creating if needed) a store rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Result<FsStore, StoreError> {
+        let root = root.into();
+        for dir in [root.join(BLOBS_DIR), root.join(TMP_DIR)] {
+            fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
+        }
+        Ok(FsStore { root })
+    }
+
+    /// The store's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with this key lives (whether or not it exists).
+    pub fn blob_path(&self, key: &BlobKey) -> PathBuf {
+        blob_path(&self.root, key.sha256())
+    }
+
+    /// The directory for temporary files.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join(TMP_DIR)
+    }
+}
+
+fn blob_path(root: &Path, hex: &str) -> PathBuf {
+    root.join(BLOBS_DIR)
+        .join(&hex[0..2])
+        .join(&hex[2..4])
+        .join(hex)
+}
+
+/// Every IO failure is "try later" for the caller; the message says what failed and why.
+fn io_error(op: &str, path: &Path, e: &io::Error) -> StoreError {
+    let why = match e.kind() {
+        io::ErrorKind::StorageFull => "disk full".to_owned(),
+        io::ErrorKind::QuotaExceeded => "disk quota exceeded".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => e.to_string(),
+    };
+    StoreError::Unavailable(format!("{op} {}: {why}", path.display()))
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("blob store task failed: {e}")))?
+}
+
+/// A temporary file that is removed on drop unless it was renamed into place.
+struct TempFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            if let Err(e) = fs::remove_file(&self.path) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!(path = %self.path.display(), error = %e, "could not remove temporary blob file");
+                }
+            }
+        }
+    }
+}
+
+fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error("fsync", dir, &e))
+}
+
+fn put_blocking(root: &Path, data: &[u8]) -> Result<StoredBlob, StoreError> {
+    let hex = sha256_hex(data);
+    let key = BlobKey::for_sha256(&hex)
+        .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
+    let size = data.len() as u64;
+    let stored = StoredBlob {
+        key,
+        sha256: hex.clone(),
+        size,
+    };
+    let dest = blob_path(root, &hex);
+
+    // Already stored (same content, same name): nothing to do. A file of the wrong size
+    // (damaged) is replaced by the rename below.
+    if let Ok(meta) = fs::metadata(&dest) {
+        if meta.is_file() && meta.len() == size {
+            return Ok(stored);
+        }
+    }
+
+    let tmp_dir = root.join(TMP_DIR);
+    let tmp_path = tmp_dir.join(format!("{:032x}.tmp", rand::random::<u128>()));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp_path)
+        .map_err(|e| io_error("create", &tmp_path, &e))?;
+    // From here on the guard removes the temporary file on every error path.
+    let mut tmp = TempFile {
+        path: tmp_path,
+        keep: false,
+    };
+    file.write_all(data)
+        .map_err(|e| io_error("write", &tmp.path, &e))?;
+    file.sync_all()
+        .map_err(|e| io_error("fsync", &tmp.path, &e))?;
+    drop(file);
+
+    // The fan-out directories; new directory entries are made durable too.
+    let leaf = dest
+        .parent()
+        .ok_or_else(|| StoreError::Unavailable("blob path has no parent".into()))?;
+    if !leaf.is_dir() {
+        fs::create_dir_all(leaf).map_err(|e| io_error("create", leaf, &e))?;
+        let mid = leaf.parent().unwrap_or(leaf);
+        fsync_dir(mid)?;
+        fsync_dir(&root.join(BLOBS_DIR))?;
+    }
+
+    fs::rename(&tmp.path, &dest).map_err(|e| io_error("rename into", &dest, &e))?;
+    tmp.keep = true;
+    fsync_dir(leaf)?;
+    Ok(stored)
+}
+
+fn get_blocking(path: &Path, key: &BlobKey) -> Result<Bytes, StoreError> {
+    let data = match fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+        Err(e) => return Err(io_error("read", path, &e)),
+    };
+    if sha256_hex(&data) != key.sha256() {
+        return Err(StoreError::Corrupt(key.as_str().to_owned()));
+    }
+    Ok(Bytes::from(data))
+}
+
+fn is_hex_of_len(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The subdirectories of `dir` whose names are two lowercase hex digits.
+fn hex_subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, StoreError> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(io_error("list", dir, &e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error("list", dir, &e))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir && is_hex_of_len(&name, 2) {
+            out.push((name, entry.path()));
+        }
+    }
+    Ok(out)
+}
+
+fn list_blocking(root: &Path) -> Result<Vec<BlobKey>, StoreError> {
+    let mut keys = Vec::new();
+    for (a, dir_a) in hex_subdirs(&root.join(BLOBS_DIR))? {
+        for (b, dir_b) in hex_subdirs(&dir_a)? {
+            let entries = match fs::read_dir(&dir_b) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error("list", &dir_b, &e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| io_error("list", &dir_b, &e))?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+                // Only a valid digest filed under its own fan-out directories is a blob.
+                if let Some(key) = BlobKey::for_sha256(&name) {
+                    if is_file && name[0..2] == a && name[2..4] == b {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+    }
+    keys.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    Ok(keys)
+}
+
+fn sweep_blocking(tmp_dir: &Path) -> Result<u64, StoreError> {
+    let entries = match fs::read_dir(tmp_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_error("list", tmp_dir, &e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error("list", tmp_dir, &e))?;
+        let path = entry.path();
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        let result = if is_dir {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        match result {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error("remove", &path, &e)),
+        }
+    }
+    Ok(removed)
+}
+
+#[async_trait::async_trait]
+impl BlobStore for FsStore {
+    async fn put(&self, data: Bytes) -> Result<StoredBlob, StoreError> {
+        let root = self.root.clone();
+        blocking(move || put_blocking(&root, &data)).await
+    }
+
+    async fn get(&self, key: &BlobKey) -> Result<Bytes, StoreError> {
+        let path = self.blob_path(key);
+        let key = key.clone();
+        blocking(move || get_blocking(&path, &key)).await
+    }
+
+    async fn exists(&self, key: &BlobKey) -> Result<bool, StoreError> {
+        let path = self.blob_path(key);
+        blocking(move || match fs::metadata(&path) {
+            Ok(meta) => Ok(meta.is_file()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_error("stat", &path, &e)),
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &BlobKey) -> Result<(), StoreError> {
+        let path = self.blob_path(key);
+        blocking(move || match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error("remove", &path, &e)),
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<BlobKey>, StoreError> {
+        let root = self.root.clone();
+        blocking(move || list_blocking(&root)).await
+    }
+
+    async fn sweep_temporary(&self) -> Result<u64, StoreError> {
+        let tmp_dir = self.tmp_dir();
+        let removed = blocking(move || sweep_blocking(&tmp_dir)).await?;
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed temporary blob files left by an interrupted write"
+            );
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,87 @@
+//! Where DICOM instances live: a content-addressed blob store behind one trait, with a
+//! filesystem implementation (the default) and an S3-compatible one. Keys are derived from
+//! the content's SHA-256, never from a UID or a user-supplied name.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub mod factory;
+pub mod fs;
+pub mod s3;
+
+pub use factory::from_settings;
+pub use fs::FsStore;
+pub use s3::S3Store;
+
+/// A blob's key: `sha256/<64 lowercase hex>`. Only this crate makes them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BlobKey(String);
+
+impl BlobKey {
+    /// The key of content with this SHA-256 (lowercase hex).
+    pub fn for_sha256(hex: &str) -> Option<BlobKey> {
+        (hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
+        .then(|| BlobKey(format!("sha256/{hex}")))
+    }
+
+    /// Parses a stored key (from the index).
+    pub fn parse(s: &str) -> Option<BlobKey> {
+        s.strip_prefix("sha256/").and_then(BlobKey::for_sha256)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The hex digest part.
+    pub fn sha256(&self) -> &str {
+        &self.0["sha256/".len()..]
+    }
+}
+
+/// What `put` returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub key: BlobKey,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("blob not found")]
+    NotFound,
+    /// The content read back does not match its SHA-256.
+    #[error("blob {0} is corrupt (hash mismatch)")]
+    Corrupt(String),
+    /// Disk full, permission denied, object store down…: the caller answers "try later".
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage configuration: {0}")]
+    Config(String),
+}
+
+/// A content-addressed store of immutable blobs.
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Stores `data` durably and returns only once it is durable (filesystem: written to a
+    /// temporary file, fsynced, renamed, directory fsynced). Storing the same content twice
+    /// is harmless and returns the same key.
+    async fn put(&self, data: Bytes) -> Result<StoredBlob, StoreError>;
+    /// Reads a blob and checks its SHA-256 (a mismatch is `Corrupt`).
+    async fn get(&self, key: &BlobKey) -> Result<Bytes, StoreError>;
+    async fn exists(&self, key: &BlobKey) -> Result<bool, StoreError>;
+    /// Removes a blob (used to clean orphans); removing a missing blob is not an error.
+    async fn delete(&self, key: &BlobKey) -> Result<(), StoreError>;
+    /// Every key in the store (for the verify command and orphan sweeps).
+    async fn list(&self) -> Result<Vec<BlobKey>, StoreError>;
+    /// Removes temporary files left by a crash mid-write; returns how many. Run at start-up.
+    async fn sweep_temporary(&self) -> Result<u64, StoreError>;
+}
+
+pub type SharedStore = Arc<dyn BlobStore>;

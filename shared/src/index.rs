@@ -1,0 +1,612 @@
+//! The image index: patients, studies, series and instances per owning facility. Recording
+//! an instance (with its audit event) is one transaction; searching and reading are scoped
+//! to a facility, so one facility's rows are never visible to or changed by another's.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+
+use crate::audit::{self, Ctx, Event, Outcome};
+use crate::db::schema::{instances, patients, series, studies};
+use crate::db::{self, DbConnection};
+use crate::domain::japanese::normalise_for_search;
+use crate::error::{Error, OptionalExt, Result};
+
+/// Everything the index keeps about one received instance.
+#[derive(Debug, Clone)]
+pub struct NewInstance {
+    pub facility_id: i64,
+    pub patient_key: String,
+    pub name_alphabetic: String,
+    pub name_ideographic: String,
+    pub name_phonetic: String,
+    pub birth_date: Option<NaiveDate>,
+    pub sex: String,
+    pub study_uid: String,
+    pub accession_number: String,
+    pub study_date: Option<NaiveDate>,
+    pub study_time: String,
+    pub study_description: String,
+    pub referring_physician: String,
+    pub modality: String,
+    pub body_part: String,
+    pub series_uid: String,
+    pub series_number: Option<i32>,
+    pub series_description: String,
+    pub sop_instance_uid: String,
+    pub sop_class_uid: String,
+    pub transfer_syntax_uid: String,
+    pub instance_number: Option<i32>,
+    pub rows: Option<i32>,
+    pub columns: Option<i32>,
+    pub frames: Option<i32>,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub storage_key: String,
+    /// `c-store`, `stow-rs` or `upload`.
+    pub received_via: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    New {
+        instance_id: i64,
+        study_id: i64,
+    },
+    /// The same instance (same SOP Instance UID, same content) was already there.
+    Duplicate {
+        instance_id: i64,
+        study_id: i64,
+    },
+    /// The SOP Instance UID is already stored with different content: refused (first write
+    /// wins) and audited.
+    Conflict {
+        instance_id: i64,
+    },
+    /// The study would grow beyond the size limit: refused.
+    StudyTooLarge,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone, Serialize)]
+#[diesel(table_name = patients)]
+pub struct Patient {
+    pub id: i64,
+    pub facility_id: i64,
+    pub patient_key: String,
+    pub name_alphabetic: String,
+    pub name_ideographic: String,
+    pub name_phonetic: String,
+    #[serde(skip)]
+    pub name_search: String,
+    pub birth_date: Option<NaiveDate>,
+    pub sex: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone, Serialize)]
+#[diesel(table_name = studies)]
+pub struct Study {
+    pub id: i64,
+    pub facility_id: i64,
+    pub patient_id: i64,
+    pub study_uid: String,
+    pub accession_number: String,
+    pub study_date: Option<NaiveDate>,
+    pub study_time: String,
+    pub description: String,
+    pub modalities: String,
+    pub body_part: String,
+    pub referring_physician: String,
+    pub num_series: i64,
+    pub num_instances: i64,
+    pub size_bytes: i64,
+    pub first_received_at: NaiveDateTime,
+    pub last_received_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone, Serialize)]
+#[diesel(table_name = series)]
+pub struct Series {
+    pub id: i64,
+    pub study_id: i64,
+    pub series_uid: String,
+    pub modality: String,
+    pub series_number: Option<i32>,
+    pub description: String,
+    pub body_part: String,
+    pub num_instances: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Debug, Clone, Serialize)]
+#[diesel(table_name = instances)]
+pub struct Instance {
+    pub id: i64,
+    pub facility_id: i64,
+    pub study_id: i64,
+    pub series_id: i64,
+    pub sop_instance_uid: String,
+    pub sop_class_uid: String,
+    pub transfer_syntax_uid: String,
+    pub instance_number: Option<i32>,
+    pub rows_count: Option<i32>,
+    pub columns_count: Option<i32>,
+    pub frames: Option<i32>,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub storage_key: String,
+    pub received_via: String,
+    pub received_at: NaiveDateTime,
+}
+
+fn is_unique_violation(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Db(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _
+        ))
+    )
+}
+
+/// Records one instance: finds or creates the patient, study and series of the facility,
+/// adds the instance and updates the counts, and writes the audit event — one transaction.
+/// Concurrent first instances of the same study race on the unique keys; the loser retries.
+pub fn record_instance(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    n: &NewInstance,
+    max_study_bytes: i64,
+) -> Result<Recorded> {
+    let mut attempt = 0;
+    loop {
+        match db::write_tx(conn, |c| record_once(c, ctx, n, max_study_bytes)) {
+            Err(e) if is_unique_violation(&e) && attempt < 5 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+fn audit_event(
+    action: &'static str,
+    outcome: Outcome,
+    n: &NewInstance,
+    instance_id: i64,
+    patient_id: Option<i64>,
+    detail: serde_json::Value,
+) -> Event {
+    let mut ev = Event::new(action, outcome)
+        .object("instance", instance_id)
+        .detail(detail);
+    ev.study_ref = Some(n.study_uid.clone());
+    // The patient is referred to by the index's own id, never by the Patient ID.
+    ev.patient_ref = patient_id.map(|p| format!("patient:{p}"));
+    ev
+}
+
+fn record_once(
+    c: &mut DbConnection,
+    ctx: &Ctx,
+    n: &NewInstance,
+    max_study_bytes: i64,
+) -> Result<Recorded> {
+    let now = db::now();
+    // Same SOP Instance UID already stored for this facility?
+    let existing: Option<Instance> = instances::table
+        .filter(instances::facility_id.eq(n.facility_id))
+        .filter(instances::sop_instance_uid.eq(&n.sop_instance_uid))
+        .select(Instance::as_select())
+        .first(c)
+        .optional()?;
+    if let Some(e) = existing {
+        let same = e.sha256 == n.sha256;
+        let (action, outcome) = if same {
+            ("instance.store", Outcome::Success)
+        } else {
+            ("instance.conflict", Outcome::Failure)
+        };
+        audit::record(
+            c,
+            ctx,
+            audit_event(
+                action,
+                outcome,
+                n,
+                e.id,
+                None,
+                serde_json::json!({
+                    "via": n.received_via,
+                    "duplicate": same,
+                    "rule": if same { "identical re-send ignored" } else { "first write wins; different content refused" },
+                }),
+            ),
+        )?;
+        return Ok(if same {
+            Recorded::Duplicate {
+                instance_id: e.id,
+                study_id: e.study_id,
+            }
+        } else {
+            Recorded::Conflict { instance_id: e.id }
+        });
+    }
+    let search = normalise_for_search(&format!(
+        "{} {} {}",
+        n.name_alphabetic, n.name_ideographic, n.name_phonetic
+    ));
+    // Patient: per facility, keyed by the local Patient ID.
+    let patient: Option<Patient> = patients::table
+        .filter(patients::facility_id.eq(n.facility_id))
+        .filter(patients::patient_key.eq(&n.patient_key))
+        .select(Patient::as_select())
+        .first(c)
+        .optional()?;
+    let patient_id = match patient {
+        Some(p) => {
+            // Keep names current (a later study may carry a corrected name).
+            let names_given = !(n.name_alphabetic.is_empty()
+                && n.name_ideographic.is_empty()
+                && n.name_phonetic.is_empty());
+            if names_given
+                && (p.name_alphabetic != n.name_alphabetic
+                    || p.name_ideographic != n.name_ideographic
+                    || p.name_phonetic != n.name_phonetic)
+            {
+                diesel::update(patients::table.find(p.id))
+                    .set((
+                        patients::name_alphabetic.eq(&n.name_alphabetic),
+                        patients::name_ideographic.eq(&n.name_ideographic),
+                        patients::name_phonetic.eq(&n.name_phonetic),
+                        patients::name_search.eq(&search),
+                        patients::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+            }
+            p.id
+        }
+        None => diesel::insert_into(patients::table)
+            .values((
+                patients::facility_id.eq(n.facility_id),
+                patients::patient_key.eq(&n.patient_key),
+                patients::name_alphabetic.eq(&n.name_alphabetic),
+                patients::name_ideographic.eq(&n.name_ideographic),
+                patients::name_phonetic.eq(&n.name_phonetic),
+                patients::name_search.eq(&search),
+                patients::birth_date.eq(n.birth_date),
+                patients::sex.eq(&n.sex),
+                patients::created_at.eq(now),
+                patients::updated_at.eq(now),
+            ))
+            .returning(patients::id)
+            .get_result(c)?,
+    };
+    // Study: per facility, keyed by Study Instance UID.
+    let study: Option<Study> = studies::table
+        .filter(studies::facility_id.eq(n.facility_id))
+        .filter(studies::study_uid.eq(&n.study_uid))
+        .select(Study::as_select())
+        .first(c)
+        .optional()?;
+    let study = match study {
+        Some(s) => s,
+        None => diesel::insert_into(studies::table)
+            .values((
+                studies::facility_id.eq(n.facility_id),
+                studies::patient_id.eq(patient_id),
+                studies::study_uid.eq(&n.study_uid),
+                studies::accession_number.eq(&n.accession_number),
+                studies::study_date.eq(n.study_date),
+                studies::study_time.eq(&n.study_time),
+                studies::description.eq(&n.study_description),
+                studies::modalities.eq(""),
+                studies::body_part.eq(&n.body_part),
+                studies::referring_physician.eq(&n.referring_physician),
+                studies::first_received_at.eq(now),
+                studies::last_received_at.eq(now),
+            ))
+            .returning(studies::all_columns)
+            .get_result(c)?,
+    };
+    if study.size_bytes + n.size_bytes > max_study_bytes {
+        audit::record(
+            c,
+            ctx,
+            audit_event(
+                "instance.store",
+                Outcome::Failure,
+                n,
+                0,
+                Some(patient_id),
+                serde_json::json!({"via": n.received_via, "reason": "study size limit"}),
+            ),
+        )?;
+        return Ok(Recorded::StudyTooLarge);
+    }
+    let series_row: Option<Series> = series::table
+        .filter(series::study_id.eq(study.id))
+        .filter(series::series_uid.eq(&n.series_uid))
+        .select(Series::as_select())
+        .first(c)
+        .optional()?;
+    let (series_id, new_series) = match series_row {
+        Some(s) => (s.id, false),
+        None => (
+            diesel::insert_into(series::table)
+                .values((
+                    series::study_id.eq(study.id),
+                    series::series_uid.eq(&n.series_uid),
+                    series::modality.eq(&n.modality),
+                    series::series_number.eq(n.series_number),
+                    series::description.eq(&n.series_description),
+                    series::body_part.eq(&n.body_part),
+                    series::created_at.eq(now),
+                ))
+                .returning(series::id)
+                .get_result(c)?,
+            true,
+        ),
+    };
+    let instance_id: i64 = diesel::insert_into(instances::table)
+        .values((
+            instances::facility_id.eq(n.facility_id),
+            instances::study_id.eq(study.id),
+            instances::series_id.eq(series_id),
+            instances::sop_instance_uid.eq(&n.sop_instance_uid),
+            instances::sop_class_uid.eq(&n.sop_class_uid),
+            instances::transfer_syntax_uid.eq(&n.transfer_syntax_uid),
+            instances::instance_number.eq(n.instance_number),
+            instances::rows_count.eq(n.rows),
+            instances::columns_count.eq(n.columns),
+            instances::frames.eq(n.frames),
+            instances::size_bytes.eq(n.size_bytes),
+            instances::sha256.eq(&n.sha256),
+            instances::storage_key.eq(&n.storage_key),
+            instances::received_via.eq(n.received_via),
+            instances::received_at.eq(now),
+        ))
+        .returning(instances::id)
+        .get_result(c)?;
+    diesel::update(series::table.find(series_id))
+        .set(series::num_instances.eq(series::num_instances + 1))
+        .execute(c)?;
+    let mut modalities: Vec<&str> = study
+        .modalities
+        .split(' ')
+        .filter(|m| !m.is_empty())
+        .collect();
+    if !n.modality.is_empty() && !modalities.contains(&n.modality.as_str()) {
+        modalities.push(&n.modality);
+        modalities.sort_unstable();
+    }
+    let body_part = if study.body_part.is_empty() {
+        n.body_part.clone()
+    } else {
+        study.body_part.clone()
+    };
+    diesel::update(studies::table.find(study.id))
+        .set((
+            studies::num_instances.eq(studies::num_instances + 1),
+            studies::num_series.eq(studies::num_series + i64::from(new_series)),
+            studies::size_bytes.eq(studies::size_bytes + n.size_bytes),
+            studies::modalities.eq(modalities.join(" ")),
+            studies::body_part.eq(body_part),
+            studies::last_received_at.eq(now),
+        ))
+        .execute(c)?;
+    audit::record(
+        c,
+        ctx,
+        audit_event(
+            "instance.store",
+            Outcome::Success,
+            n,
+            instance_id,
+            Some(patient_id),
+            serde_json::json!({
+                "via": n.received_via, "size": n.size_bytes, "sop_class": n.sop_class_uid,
+            }),
+        ),
+    )?;
+    Ok(Recorded::New {
+        instance_id,
+        study_id: study.id,
+    })
+}
+
+/// Study list search (a requesting facility's own studies).
+#[derive(Debug, Clone, Default)]
+pub struct StudyQuery {
+    pub patient_id: Option<String>,
+    /// Kanji, kana (hiragana, katakana, half-width) or romaji; matched on all three groups.
+    pub name: Option<String>,
+    pub date_from: Option<NaiveDate>,
+    pub date_to: Option<NaiveDate>,
+    pub modality: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StudySummary {
+    pub study: Study,
+    pub patient: Patient,
+    /// Instances arrived within the "still arriving" window.
+    pub arriving: bool,
+}
+
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// The facility's studies matching `q`, newest first, with the total count.
+pub fn search_studies(
+    conn: &mut DbConnection,
+    facility_id: i64,
+    q: &StudyQuery,
+    now: NaiveDateTime,
+    arriving_seconds: u32,
+) -> Result<(Vec<StudySummary>, i64)> {
+    let build = || {
+        let mut b = studies::table
+            .inner_join(patients::table)
+            .filter(studies::facility_id.eq(facility_id))
+            .into_boxed();
+        if let Some(pid) = q
+            .patient_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            b = b.filter(patients::patient_key.eq(pid.to_owned()));
+        }
+        if let Some(name) = q
+            .name
+            .as_deref()
+            .map(normalise_for_search)
+            .filter(|s| !s.is_empty())
+        {
+            b = b.filter(patients::name_search.like(like_escape(&name)).escape('\\'));
+        }
+        if let Some(d) = q.date_from {
+            b = b.filter(studies::study_date.ge(d));
+        }
+        if let Some(d) = q.date_to {
+            b = b.filter(studies::study_date.le(d));
+        }
+        if let Some(m) = q
+            .modality
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            b = b.filter(studies::modalities.like(like_escape(m)).escape('\\'));
+        }
+        b
+    };
+    let total: i64 = build().count().get_result(conn)?;
+    let rows: Vec<(Study, Patient)> = build()
+        .select((Study::as_select(), Patient::as_select()))
+        .order((studies::last_received_at.desc(), studies::id.desc()))
+        .offset(q.offset.max(0))
+        .limit(q.limit.clamp(1, 200))
+        .load(conn)?;
+    let window = chrono::Duration::seconds(i64::from(arriving_seconds));
+    Ok((
+        rows.into_iter()
+            .map(|(study, patient)| StudySummary {
+                arriving: now - study.last_received_at < window,
+                study,
+                patient,
+            })
+            .collect(),
+        total,
+    ))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StudyDetail {
+    pub study: Study,
+    pub patient: Patient,
+    pub series: Vec<Series>,
+    pub arriving: bool,
+}
+
+/// One study of the facility with its series; another facility's study is `NotFound`.
+pub fn get_study(
+    conn: &mut DbConnection,
+    facility_id: i64,
+    study_id: i64,
+    now: NaiveDateTime,
+    arriving_seconds: u32,
+) -> Result<StudyDetail> {
+    let (study, patient): (Study, Patient) = studies::table
+        .inner_join(patients::table)
+        .filter(studies::id.eq(study_id))
+        .filter(studies::facility_id.eq(facility_id))
+        .select((Study::as_select(), Patient::as_select()))
+        .first(conn)
+        .found()?;
+    let series = series::table
+        .filter(series::study_id.eq(study.id))
+        .select(Series::as_select())
+        .order((series::series_number.asc(), series::id.asc()))
+        .load(conn)?;
+    let arriving =
+        now - study.last_received_at < chrono::Duration::seconds(i64::from(arriving_seconds));
+    Ok(StudyDetail {
+        study,
+        patient,
+        series,
+        arriving,
+    })
+}
+
+/// Every storage key the index refers to (for orphan sweeps and verification).
+pub fn storage_keys(conn: &mut DbConnection) -> Result<Vec<String>> {
+    Ok(instances::table
+        .select(instances::storage_key)
+        .distinct()
+        .load(conn)?)
+}
+
+/// Instances of a study, in series and instance order.
+pub fn instances_of_study(
+    conn: &mut DbConnection,
+    facility_id: i64,
+    study_id: i64,
+) -> Result<Vec<Instance>> {
+    Ok(instances::table
+        .filter(instances::facility_id.eq(facility_id))
+        .filter(instances::study_id.eq(study_id))
+        .select(Instance::as_select())
+        .order((
+            instances::series_id.asc(),
+            instances::instance_number.asc(),
+            instances::id.asc(),
+        ))
+        .load(conn)?)
+}
+
+/// One instance of the facility with the UIDs of its study and series (for STOW-RS
+/// responses and retrieve URLs); another facility's instance is `NotFound`.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceRef {
+    pub instance: Instance,
+    pub study_uid: String,
+    pub series_uid: String,
+}
+
+pub fn get_instance(
+    conn: &mut DbConnection,
+    facility_id: i64,
+    instance_id: i64,
+) -> Result<InstanceRef> {
+    let (instance, study_uid, series_uid): (Instance, String, String) = instances::table
+        .inner_join(studies::table.on(studies::id.eq(instances::study_id)))
+        .inner_join(series::table.on(series::id.eq(instances::series_id)))
+        .filter(instances::id.eq(instance_id))
+        .filter(instances::facility_id.eq(facility_id))
+        .select((
+            Instance::as_select(),
+            studies::study_uid,
+            series::series_uid,
+        ))
+        .first(conn)
+        .found()?;
+    Ok(InstanceRef {
+        instance,
+        study_uid,
+        series_uid,
+    })
+}
