@@ -37,8 +37,8 @@ fn content(seed: u64, len: usize) -> Bytes {
     Bytes::from(out)
 }
 
-fn key_set(keys: &[BlobKey]) -> BTreeSet<String> {
-    keys.iter().map(|k| k.as_str().to_owned()).collect()
+fn key_set<'a>(keys: impl IntoIterator<Item = &'a BlobKey>) -> BTreeSet<String> {
+    keys.into_iter().map(|k| k.as_str().to_owned()).collect()
 }
 
 async fn listed(store: &SharedStore) -> BTreeSet<String> {
@@ -73,7 +73,7 @@ async fn suite(store: SharedStore) {
     // The same content twice: same key, one object.
     let sa2 = store.put(a.clone()).await.unwrap();
     assert_eq!(sa2, sa);
-    assert_eq!(listed(&store).await, key_set(&[sa.key.clone()]));
+    assert_eq!(listed(&store).await, key_set([&sa.key]));
 
     // Different content: a different key.
     let b = content(1, 4096);
@@ -96,10 +96,7 @@ async fn suite(store: SharedStore) {
     assert!(!store.exists(&missing).await.unwrap());
 
     // list: exactly what was stored.
-    assert_eq!(
-        listed(&store).await,
-        key_set(&[sa.key.clone(), sb.key.clone(), se.key.clone()])
-    );
+    assert_eq!(listed(&store).await, key_set([&sa.key, &sb.key, &se.key]));
 
     // A 20 MB blob.
     let big = content(2, 20 * 1024 * 1024);
@@ -128,13 +125,7 @@ async fn suite(store: SharedStore) {
     assert_eq!(store.get(&sc.key).await.unwrap(), c);
     assert_eq!(
         listed(&store).await,
-        key_set(&[
-            sa.key.clone(),
-            sb.key.clone(),
-            se.key.clone(),
-            sbig.key.clone(),
-            sc.key.clone()
-        ])
+        key_set([&sa.key, &sb.key, &se.key, &sbig.key, &sc.key])
     );
 
     // delete: gone, and deleting again (or something never stored) is fine.
@@ -148,12 +139,7 @@ async fn suite(store: SharedStore) {
     store.delete(&missing).await.unwrap();
     assert_eq!(
         listed(&store).await,
-        key_set(&[
-            sb.key.clone(),
-            se.key.clone(),
-            sbig.key.clone(),
-            sc.key.clone()
-        ])
+        key_set([&sb.key, &se.key, &sbig.key, &sc.key])
     );
     // Storing it again after a delete brings it back.
     assert_eq!(store.put(a.clone()).await.unwrap(), sa);
@@ -273,7 +259,7 @@ async fn fs_sweep_removes_leftover_temp_files_and_list_ignores_anything_else() {
     )
     .unwrap();
 
-    let only = key_set(&[stored.key.clone()]);
+    let only = key_set([&stored.key]);
     assert_eq!(key_set(&store.list().await.unwrap()), only);
     assert_eq!(store.sweep_temporary().await.unwrap(), 2);
     assert!(std::fs::read_dir(root.join("tmp"))

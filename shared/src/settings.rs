@@ -238,7 +238,7 @@ impl Default for Settings {
 
 /// The top-level keys of the settings (what `ENKAKU_<KEY>…` variables may name).
 const SECTIONS: &[&str] = &[
-    "data_dir", "demo", "http", "dicom", "database", "auth", "mail", "log",
+    "data_dir", "demo", "http", "dicom", "database", "auth", "mail", "log", "storage", "ingest",
 ];
 
 impl Settings {
@@ -454,6 +454,24 @@ mod tests {
         assert_eq!(s.http.bind, "127.0.0.1:9999");
         assert_eq!(s.auth.idle_timeout_minutes, 10);
         assert_eq!(s.database.url.expose(), "postgres://u:pw@127.0.0.1/x");
+    }
+
+    #[test]
+    fn storage_and_ingest_come_from_the_environment() {
+        let s = Settings::load_from(
+            None,
+            &env(&[
+                ("ENKAKU_INGEST__MAX_INSTANCE_BYTES", "4096"),
+                ("ENKAKU_INGEST__MAX_ASSOCIATIONS", "3"),
+                ("ENKAKU_STORAGE__BACKEND", "s3"),
+                ("ENKAKU_STORAGE__S3_ENDPOINT", "http://127.0.0.1:9000"),
+                ("ENKAKU_STORAGE__S3_BUCKET", "enkaku"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.ingest.max_instance_bytes, 4096);
+        assert_eq!(s.ingest.max_associations, 3);
+        assert_eq!(s.storage.backend, StorageBackend::S3);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod error;
 pub mod facilities;
 pub mod me;
 pub mod openapi;
+pub mod studies;
 
 use actix_web::web;
 
@@ -25,6 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/facilities/{id}/status",
                 web::post().to(facilities::set_status),
             )
+            .route("/studies", web::get().to(studies::list))
+            .route("/studies/{id}", web::get().to(studies::get))
             .route("/dicom-nodes", web::get().to(dicom_nodes::list))
             .route("/dicom-nodes", web::post().to(dicom_nodes::create))
             .route("/dicom-nodes/{id}", web::put().to(dicom_nodes::update))

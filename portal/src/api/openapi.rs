@@ -11,11 +11,14 @@ use utoipa::{Modify, OpenApi};
         crate::api::facilities::list, crate::api::facilities::create, crate::api::facilities::get,
         crate::api::facilities::set_status,
         crate::api::dicom_nodes::list, crate::api::dicom_nodes::create,
-        crate::api::dicom_nodes::update, crate::api::dicom_nodes::delete),
+        crate::api::dicom_nodes::update, crate::api::dicom_nodes::delete,
+        crate::api::studies::list, crate::api::studies::get),
     components(schemas(crate::api::error::ErrorBody, crate::api::me::Me, crate::api::me::MeFacility, crate::api::me::DirectoryItem,
         crate::api::facilities::FacilityOut, crate::api::facilities::FacilityInput,
         crate::api::facilities::StatusInput,
-        crate::api::dicom_nodes::DicomNodeOut, crate::api::dicom_nodes::DicomNodeInput)),
+        crate::api::dicom_nodes::DicomNodeOut, crate::api::dicom_nodes::DicomNodeInput,
+        crate::api::studies::StudyList, crate::api::studies::StudyOut, crate::api::studies::StudyDetailOut,
+        crate::api::studies::SeriesOut, crate::api::studies::PatientOut, crate::api::studies::PersonNameOut)),
     modifiers(&Security),
 )]
 pub struct ApiDoc;

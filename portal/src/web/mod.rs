@@ -17,6 +17,9 @@ pub mod home;
 pub mod page;
 pub mod session;
 pub mod signin;
+pub mod stow;
+pub mod studies;
+pub mod upload;
 
 use actix_web::web;
 
@@ -53,6 +56,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account/totp", web::get().to(account::totp_form))
         .route("/account/totp", web::post().to(account::totp_enrol))
         .route("/directory", web::get().to(home::directory))
+        .route("/static/{name}", web::get().to(studies::static_file))
+        .route("/studies", web::get().to(studies::list))
+        .route("/studies/upload", web::get().to(upload::form))
+        .route("/studies/upload", web::post().to(upload::upload))
+        .route("/studies/{id}", web::get().to(studies::show))
+        .service(
+            web::resource("/dicom-web/studies")
+                .route(web::post().to(stow::store))
+                .default_service(web::to(stow::method_not_allowed)),
+        )
+        .service(
+            web::resource("/dicom-web/studies/{study}")
+                .route(web::post().to(stow::store_in_study))
+                .default_service(web::to(stow::method_not_allowed)),
+        )
         .configure(admin::routes)
         .route("/facility/users", web::get().to(facility_users::list))
         .route("/facility/users", web::post().to(facility_users::create))

@@ -38,6 +38,9 @@ pub struct Page {
 /// The navigation: each role sees only what it may use.
 pub fn nav_for(p: &Principal, path: &str) -> Vec<NavItem> {
     let mut items: Vec<(&'static str, &'static str)> = vec![("/", "nav.home")];
+    if p.is_requester() && p.facility_is_requesting {
+        items.push(("/studies", "study.nav"));
+    }
     if p.is_requester() {
         items.push(("/directory", "nav.directory"));
     }

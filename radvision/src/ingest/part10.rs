@@ -10,20 +10,20 @@ pub const IMPLEMENTATION_CLASS_UID: &str = "1.2.826.0.1.3680043.10.1445.1";
 pub const IMPLEMENTATION_VERSION_NAME: &str = "ENKAKU_010";
 
 fn push_element(out: &mut Vec<u8>, element: u16, vr: &[u8; 2], value: &[u8], pad: u8) {
+    // Values here are UIDs (cut to 64 bytes by the caller) or constants; the cap only keeps
+    // a 16-bit length valid whatever the input.
+    let value = value.get(..value.len().min(0xFFFE)).unwrap_or_default();
     let padded_len = value.len() + value.len() % 2;
     out.extend_from_slice(&0x0002u16.to_le_bytes());
     out.extend_from_slice(&element.to_le_bytes());
     out.extend_from_slice(vr);
     if vr == b"OB" {
         out.extend_from_slice(&[0, 0]);
-        out.extend_from_slice(&(padded_len as u32).to_le_bytes());
+        out.extend_from_slice(&u32::try_from(padded_len).unwrap_or(0).to_le_bytes());
     } else {
-        // UI/SH values are at most 64 bytes here; anything longer is cut rather than
-        // producing an invalid 16-bit length.
-        let len = u16::try_from(padded_len).unwrap_or(u16::MAX & !1);
-        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&u16::try_from(padded_len).unwrap_or(0).to_le_bytes());
     }
-    out.extend_from_slice(value.get(..padded_len.min(value.len())).unwrap_or_default());
+    out.extend_from_slice(value);
     if value.len() % 2 == 1 {
         out.push(pad);
     }

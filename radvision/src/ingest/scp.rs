@@ -59,6 +59,14 @@ const MAX_COMMAND_BYTES: usize = 64 * 1024;
 /// Accepts associations until the task is aborted.
 pub async fn serve(listener: tokio::net::TcpListener, ctx: Arc<ScpContext>) {
     let permits = Arc::new(Semaphore::new(ctx.max_associations.max(1)));
+    // Connections held at all (associations plus those being negotiated or refused): past
+    // this, new connections are closed at once rather than given a task each.
+    let connections = Arc::new(Semaphore::new(
+        ctx.max_associations
+            .max(1)
+            .saturating_mul(2)
+            .saturating_add(16),
+    ));
     loop {
         let (sock, peer) = match listener.accept().await {
             Ok(v) => v,
@@ -72,12 +80,18 @@ pub async fn serve(listener: tokio::net::TcpListener, ctx: Arc<ScpContext>) {
         if let Err(e) = sock.set_nodelay(true) {
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
+        let Ok(slot) = connections.clone().try_acquire_owned() else {
+            tracing::warn!(ip = %peer.ip().to_canonical(), "too many DICOM connections: closed");
+            drop(sock);
+            continue;
+        };
         let ctx = ctx.clone();
         let permits = permits.clone();
         tokio::spawn(async move {
             let permit = permits.try_acquire_owned().ok();
             connection(sock, peer, ctx, permit.is_some()).await;
             drop(permit);
+            drop(slot);
         });
     }
 }
@@ -453,7 +467,8 @@ impl Session<'_> {
                         if p.pc_id != pc_id {
                             return Err("data set on another presentation context");
                         }
-                        if !p.overflow {
+                        // A refused request's data set is read and dropped.
+                        if !p.overflow && p.refuse.is_none() {
                             if p.data.len().saturating_add(data.len()) > max_bytes {
                                 p.overflow = true;
                                 p.data = Vec::new();

@@ -1,0 +1,726 @@
+//! The DICOM listener (C-ECHO / C-STORE SCP) end to end: dcmtk's `echoscu`/`storescu` and
+//! pynetdicom (tests/python/dicom_tools.py) against the real application, association
+//! checks with their audit events, refused and malformed input, and a crash in the middle of
+//! a transfer (`kill -9` of a separate `enkaku serve`) followed by a resend.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use radvision::store::fs::FsStore;
+use radvision::store::{BlobKey, BlobStore};
+use sha2::{Digest, Sha256};
+use shared::audit::Ctx;
+use shared::db::DbConnection;
+use shared::domain::FacilityStatus;
+use shared::index::StudySummary;
+use shared::membership::dicom_nodes::{self, DicomNodeForm};
+use shared::membership::facilities::{self, FacilityForm};
+
+const CALLED: &str = "ENKAKU";
+
+fn tools() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/dicom_tools.py")
+}
+
+/// dcmtk's tools (pynetdicom installs programs with the same names earlier in PATH).
+fn dcmtk(name: &str) -> Command {
+    let p = Path::new("/usr/bin").join(name);
+    Command::new(if p.exists() { p } else { PathBuf::from(name) })
+}
+
+/// Runs a command off the runtime's threads (the server under test shares the runtime).
+async fn run(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn python_json(args: &[&str]) -> serde_json::Value {
+    let mut c = Command::new("python3");
+    c.arg(tools()).args(args);
+    let o = run(c).await;
+    assert!(o.status.success(), "python: {}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("json: {}", text(&o)))
+}
+
+/// Makes `series × per_series` small CT files of one study; returns (files, study UID).
+async fn make_study(
+    out: &Path,
+    series: u32,
+    per_series: u32,
+    extra: &[&str],
+) -> (Vec<String>, String) {
+    let out = out.display().to_string();
+    let (s, p) = (series.to_string(), per_series.to_string());
+    let mut args = vec!["make", "--out", &out, "--series", &s, "--per-series", &p];
+    args.extend_from_slice(extra);
+    let v = python_json(&args).await;
+    let files = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_owned())
+        .collect();
+    (files, v["study_uid"].as_str().unwrap().to_owned())
+}
+
+/// Sends with pynetdicom over `associations` concurrent associations; returns, per
+/// association, whether it was established and the C-STORE statuses.
+async fn pynet_send(
+    port: u16,
+    aet: &str,
+    associations: u32,
+    files: &[String],
+) -> Vec<(bool, Vec<i64>)> {
+    let port = port.to_string();
+    let n = associations.to_string();
+    let mut args = vec!["send", "--port", &port, "--aet", aet, "--associations", &n];
+    args.extend(files.iter().map(String::as_str));
+    let v = python_json(&args).await;
+    v["associations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["established"].as_bool().unwrap(),
+                a["statuses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_i64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+async fn echoscu(port: u16, aet: &str, aec: &str) -> Output {
+    let mut c = dcmtk("echoscu");
+    c.args([
+        "-aet",
+        aet,
+        "-aec",
+        aec,
+        "-to",
+        "10",
+        "127.0.0.1",
+        &port.to_string(),
+    ]);
+    run(c).await
+}
+
+async fn storescu(port: u16, aet: &str, files: &[String]) -> Output {
+    storescu_with(port, aet, &[], files).await
+}
+
+async fn storescu_with(port: u16, aet: &str, opts: &[&str], files: &[String]) -> Output {
+    let mut c = dcmtk("storescu");
+    c.args(opts)
+        .args([
+            "-aet",
+            aet,
+            "-aec",
+            CALLED,
+            "-to",
+            "10",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .args(files);
+    run(c).await
+}
+
+/// The harness's app with an `[ingest]` section from a TOML file (settings that the
+/// environment variables of `spawn_app_with` do not reach).
+async fn spawn_app_with_ingest(ingest_toml: &str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = shared::db::testing::fresh_database_url(dir.path()).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dicom = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dicom_port = dicom.local_addr().unwrap().port();
+    let cfg = dir.path().join("enkaku.toml");
+    std::fs::write(&cfg, format!("[ingest]\n{ingest_toml}\n")).unwrap();
+    let env: Vec<(String, String)> = vec![
+        ("ENKAKU_DATA_DIR".into(), dir.path().display().to_string()),
+        ("ENKAKU_DATABASE__URL".into(), db_url.clone()),
+        ("ENKAKU_DATABASE__POOL_SIZE".into(), "4".into()),
+        ("ENKAKU_HTTP__BIND".into(), format!("127.0.0.1:{port}")),
+        (
+            "ENKAKU_HTTP__PUBLIC_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        ("ENKAKU_HTTP__WORKERS".into(), "1".into()),
+        (
+            "ENKAKU_DICOM__BIND".into(),
+            format!("127.0.0.1:{dicom_port}"),
+        ),
+    ];
+    let settings = shared::settings::Settings::load_from(Some(&cfg), &env).unwrap();
+    let pool =
+        shared::db::pool(settings.database.url.expose(), settings.database.pool_size).unwrap();
+    shared::db::migrate(&mut pool.get().unwrap()).unwrap();
+    let state = portal::state::AppState::new(settings, pool).unwrap();
+    let app = portal::build_with(state.clone(), listener, dicom).unwrap();
+    tokio::spawn(app.run());
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        dicom_port,
+        state,
+        db_url,
+        _dir: dir,
+    }
+}
+
+fn node(conn: &mut DbConnection, facility_id: i64, ae: &str, addresses: &str, enabled: bool) {
+    dicom_nodes::create(
+        conn,
+        &Ctx::system("t"),
+        facility_id,
+        &DicomNodeForm {
+            ae_title: ae.into(),
+            allowed_addresses: addresses.into(),
+            is_enabled: enabled,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+}
+
+fn studies(conn: &mut DbConnection, facility_id: i64) -> Vec<StudySummary> {
+    let q = shared::index::StudyQuery {
+        limit: 200,
+        ..Default::default()
+    };
+    shared::index::search_studies(conn, facility_id, &q, shared::db::now(), 90)
+        .unwrap()
+        .0
+}
+
+fn study_counts(conn: &mut DbConnection, facility_id: i64) -> Vec<(String, i64, i64)> {
+    let mut v: Vec<_> = studies(conn, facility_id)
+        .into_iter()
+        .map(|s| (s.study.study_uid, s.study.num_series, s.study.num_instances))
+        .collect();
+    v.sort();
+    v
+}
+
+fn instance_rows(conn: &mut DbConnection) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("SELECT COUNT(*) AS n FROM instances")
+        .get_result::<N>(conn)
+        .unwrap()
+        .n
+}
+
+/// The distinct transfer syntaxes of the stored instances.
+fn transfer_syntaxes(conn: &mut DbConnection) -> Vec<String> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        transfer_syntax_uid: String,
+    }
+    diesel::sql_query("SELECT DISTINCT transfer_syntax_uid FROM instances")
+        .load::<T>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.transfer_syntax_uid)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn echo_and_store_with_dcmtk_then_resend_changes_nothing() {
+    let app = spawn_app().await;
+    let clinic = app.facility("さぬき診療所", "clinic", true, false);
+    node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
+    let dir = tempfile::tempdir().unwrap();
+
+    let o = echoscu(app.dicom_port, "CLINIC_A", CALLED).await;
+    assert!(o.status.success(), "echoscu: {}", text(&o));
+    assert_eq!(app.audit_count("dicom.associate", "success"), 1);
+
+    let (files, uid) = make_study(dir.path(), 2, 3, &[]).await;
+    let o = storescu(app.dicom_port, "CLINIC_A", &files).await;
+    assert!(o.status.success(), "storescu: {}", text(&o));
+    let before = study_counts(&mut app.conn(), clinic);
+    assert_eq!(before, vec![(uid.clone(), 2, 6)]);
+    assert_eq!(instance_rows(&mut app.conn()), 6);
+
+    // The same files again: duplicates are acknowledged, nothing changes.
+    let o = storescu(app.dicom_port, "CLINIC_A", &files).await;
+    assert!(o.status.success(), "storescu again: {}", text(&o));
+    assert_eq!(study_counts(&mut app.conn(), clinic), before);
+    assert_eq!(instance_rows(&mut app.conn()), 6);
+    assert_eq!(app.audit_count("dicom.associate", "success"), 3);
+    assert_eq!(app.audit_count("dicom.associate", "denied"), 0);
+}
+
+/// The good fixtures of tests/fixtures/dicom (ops/fixtures/make_fixtures.py): several
+/// transfer syntaxes (deflated, big endian, RLE…) and character sets, accepted as proposed.
+fn good_fixtures() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dicom");
+    let mut v: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                    name.ends_with(".dcm") && !name.starts_with("bad_")
+                })
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fixture_files_are_stored_in_their_own_transfer_syntax() {
+    let files = good_fixtures();
+    if files.is_empty() {
+        eprintln!("no fixtures in tests/fixtures/dicom: skipped");
+        return;
+    }
+    let app = spawn_app().await;
+    let clinic = app.facility("さぬき診療所", "clinic", true, false);
+    node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
+    // dcmtk proposes uncompressed syntaxes unless told otherwise: ask it to propose each
+    // special file's own transfer syntax, which the listener must accept as-is.
+    let send_all = |port: u16, files: Vec<String>| async move {
+        let (mut plain, mut special) = (Vec::new(), Vec::new());
+        for f in files {
+            match f {
+                f if f.contains("rle") => special.push(("-xr", f)),
+                f if f.contains("deflated") => special.push(("-xd", f)),
+                f if f.contains("explicit_be") => special.push(("-xb", f)),
+                f if f.contains("implicit") => special.push(("-xi", f)),
+                f => plain.push(f),
+            }
+        }
+        let o = storescu(port, "CLINIC_A", &plain).await;
+        assert!(o.status.success(), "storescu: {}", text(&o));
+        for (opt, f) in special {
+            let o = storescu_with(port, "CLINIC_A", &[opt], &[f]).await;
+            assert!(o.status.success(), "storescu {opt}: {}", text(&o));
+        }
+    };
+    send_all(app.dicom_port, files.clone()).await;
+    let n = instance_rows(&mut app.conn());
+    assert_eq!(n, files.len() as i64);
+    let syntaxes = transfer_syntaxes(&mut app.conn());
+    for ts in [
+        "1.2.840.10008.1.2",
+        "1.2.840.10008.1.2.1",
+        "1.2.840.10008.1.2.1.99",
+        "1.2.840.10008.1.2.2",
+        "1.2.840.10008.1.2.5",
+    ] {
+        assert!(
+            syntaxes.contains(&ts.to_owned()),
+            "{ts} not kept: {syntaxes:?}"
+        );
+    }
+    let before = study_counts(&mut app.conn(), clinic);
+    send_all(app.dicom_port, files.clone()).await;
+    assert_eq!(instance_rows(&mut app.conn()), n);
+    assert_eq!(study_counts(&mut app.conn(), clinic), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unknown_or_unauthorised_peers_are_rejected_and_audited() {
+    let app = spawn_app().await;
+    let clinic = app.facility("さぬき診療所", "clinic", true, false);
+    let other = app.facility("高松クリニック", "clinic", true, false);
+    let suspended = app.facility("休止クリニック", "clinic", true, false);
+    node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
+    node(&mut app.conn(), other, "FAR_AWAY", "10.0.0.5", true);
+    node(&mut app.conn(), clinic, "DISABLED", "127.0.0.1", false);
+    node(&mut app.conn(), suspended, "SUSPENDED", "127.0.0.1", true);
+    facilities::set_status(
+        &mut app.conn(),
+        &Ctx::system("t"),
+        suspended,
+        FacilityStatus::Suspended,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (files, _) = make_study(dir.path(), 1, 1, &[]).await;
+
+    let mut denied = 0;
+    for (aet, aec) in [
+        ("NOBODY", CALLED),
+        ("CLINIC_A", "SOMEONE_ELSE"),
+        ("FAR_AWAY", CALLED),
+        ("DISABLED", CALLED),
+        ("SUSPENDED", CALLED),
+    ] {
+        let o = echoscu(app.dicom_port, aet, aec).await;
+        assert!(
+            !o.status.success(),
+            "{aet}→{aec} echo accepted: {}",
+            text(&o)
+        );
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(all.contains("Rejected"), "{aet}→{aec}: {all}");
+        denied += 1;
+        assert_eq!(app.audit_count("dicom.associate", "denied"), denied);
+        if aec == CALLED {
+            let o = storescu(app.dicom_port, aet, &files).await;
+            assert!(!o.status.success(), "{aet} store accepted: {}", text(&o));
+            denied += 1;
+            assert_eq!(app.audit_count("dicom.associate", "denied"), denied);
+        }
+    }
+    for f in [clinic, other, suspended] {
+        assert!(studies(&mut app.conn(), f).is_empty());
+    }
+    assert_eq!(app.audit_count("dicom.associate", "success"), 0);
+
+    // The registered, enabled node of an active facility still gets in.
+    let o = echoscu(app.dicom_port, "CLINIC_A", CALLED).await;
+    assert!(o.status.success(), "echoscu: {}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn invalid_instances_fail_and_nothing_is_stored() {
+    let app = spawn_app_with_ingest("max_instance_bytes = 4096").await;
+    let clinic = app.facility("さぬき診療所", "clinic", true, false);
+    node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
+    let dir = tempfile::tempdir().unwrap();
+
+    // A StudyInstanceUID with letters: refused by validation (0xA900).
+    let (bad, _) = make_study(&dir.path().join("bad"), 1, 1, &["--bad-study-uid"]).await;
+    let r = pynet_send(app.dicom_port, "CLINIC_A", 1, &bad).await;
+    assert_eq!(r, vec![(true, vec![0xA900])]);
+    // Larger than the instance limit: the data set is drained and refused (0xA700).
+    let (big, _) = make_study(&dir.path().join("big"), 1, 1, &["--pad", "8000"]).await;
+    let r = pynet_send(app.dicom_port, "CLINIC_A", 1, &big).await;
+    assert_eq!(r, vec![(true, vec![0xA700])]);
+    assert!(studies(&mut app.conn(), clinic).is_empty());
+    assert_eq!(instance_rows(&mut app.conn()), 0);
+    assert_eq!(app.audit_count("instance.store", "failure"), 2);
+
+    // A good one after the refusals, on a new association, is stored.
+    let (good, uid) = make_study(&dir.path().join("good"), 1, 1, &[]).await;
+    let r = pynet_send(app.dicom_port, "CLINIC_A", 1, &good).await;
+    assert_eq!(r, vec![(true, vec![0])]);
+    assert_eq!(study_counts(&mut app.conn(), clinic), vec![(uid, 1, 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn studies_over_one_and_over_two_concurrent_associations() {
+    let app = spawn_app().await;
+    let clinic = app.facility("さぬき診療所", "clinic", true, false);
+    node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
+    let dir = tempfile::tempdir().unwrap();
+
+    let (a, uid_a) = make_study(&dir.path().join("a"), 3, 4, &["--patient-id", "PA"]).await;
+    let r = pynet_send(app.dicom_port, "CLINIC_A", 1, &a).await;
+    assert_eq!(r, vec![(true, vec![0; 12])]);
+
+    let (b, uid_b) = make_study(&dir.path().join("b"), 2, 5, &["--patient-id", "PB"]).await;
+    let r = pynet_send(app.dicom_port, "CLINIC_A", 2, &b).await;
+    assert_eq!(r, vec![(true, vec![0; 5]), (true, vec![0; 5])]);
+
+    let mut want = vec![(uid_a, 3, 12), (uid_b, 2, 10)];
+    want.sort();
+    assert_eq!(study_counts(&mut app.conn(), clinic), want);
+}
+
+/// Reads until the server closes the connection (or `limit` passes); true if it closed.
+fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    while start.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn garbage_is_dropped_and_the_listener_keeps_serving() {
+    let app = spawn_app().await;
+    let clinic = app.facility("さぬき診療所", "clinic", true, false);
+    node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
+    let port = app.dicom_port;
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut results = Vec::new();
+        let garbage: [&[u8]; 4] = [
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            // An A-ASSOCIATE-RQ header announcing 4 GiB.
+            &[0x01, 0x00, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0],
+            // A truncated, malformed A-ASSOCIATE-RQ body.
+            &[0x01, 0x00, 0, 0, 0, 8, 0, 1, 0, 0, 0xde, 0xad, 0xbe, 0xef],
+            &[0x04, 0x00, 0, 0, 0, 2, 0, 0],
+        ];
+        for g in garbage {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.write_all(g).unwrap();
+            results.push(closed_within(&mut s, Duration::from_secs(10)));
+        }
+        results
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed, vec![true; 4]);
+    let o = echoscu(port, "CLINIC_A", CALLED).await;
+    assert!(o.status.success(), "echoscu: {}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn associations_over_the_limit_are_refused() {
+    let app = spawn_app_with_ingest("max_associations = 1").await;
+    let clinic = app.facility("さぬき診療所", "clinic", true, false);
+    node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
+    // An idle connection holds the only slot.
+    let idle = TcpStream::connect(("127.0.0.1", app.dicom_port)).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let o = echoscu(app.dicom_port, "CLINIC_A", CALLED).await;
+    assert!(!o.status.success(), "accepted over the limit: {}", text(&o));
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let o = echoscu(app.dicom_port, "CLINIC_A", CALLED).await;
+    assert!(o.status.success(), "echoscu: {}", text(&o));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A separate `enkaku serve` process.
+struct Server {
+    child: std::process::Child,
+}
+
+impl Server {
+    fn start(data: &Path, db_url: &str, http: u16, dicom: u16, n: u32) -> Server {
+        let log = std::fs::File::create(data.join(format!("server-{n}.log"))).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_enkaku"))
+            .arg("serve")
+            .env("ENKAKU_DATA_DIR", data)
+            .env("ENKAKU_DATABASE__URL", db_url)
+            .env("ENKAKU_HTTP__BIND", format!("127.0.0.1:{http}"))
+            .env(
+                "ENKAKU_HTTP__PUBLIC_URL",
+                format!("http://127.0.0.1:{http}"),
+            )
+            .env("ENKAKU_HTTP__WORKERS", "1")
+            .env("ENKAKU_DICOM__BIND", format!("127.0.0.1:{dicom}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", dicom)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Server { child }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_during_transfer_then_resend_leaves_a_consistent_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let db_url = shared::db::testing::fresh_database_url(tmp.path()).unwrap();
+    let mut conn = shared::db::establish(&db_url).unwrap();
+    shared::db::migrate(&mut conn).unwrap();
+    let clinic = facilities::create(
+        &mut conn,
+        &Ctx::system("t"),
+        &FacilityForm {
+            name: "さぬき診療所".into(),
+            kind: "clinic".into(),
+            is_requesting: true,
+            is_supporting: false,
+            postal_address: "香川県".into(),
+            phone: "087-000-0000".into(),
+            notification_emails: "info@example.jp".into(),
+        },
+        FacilityStatus::Active,
+    )
+    .unwrap()
+    .id;
+    node(&mut conn, clinic, "CLINIC_A", "127.0.0.1", true);
+    let (files, uid) = make_study(&tmp.path().join("study"), 3, 20, &[]).await;
+    assert_eq!(files.len(), 60);
+    let (http, dicom) = (free_port(), free_port());
+
+    // Send, and kill -9 the server once ~20 instances are acknowledged.
+    let (d2, u2) = (data.clone(), db_url.clone());
+    let files2 = files.clone();
+    let acked = tokio::task::spawn_blocking(move || {
+        let mut server = Server::start(&d2, &u2, http, dicom, 1);
+        let mut child = dcmtk("storescu")
+            .args([
+                "-v",
+                "-aet",
+                "CLINIC_A",
+                "-aec",
+                CALLED,
+                "127.0.0.1",
+                &dicom.to_string(),
+            ])
+            .args(&files2)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // dcmtk logs to stderr or stdout depending on the build: read both.
+        let out = child.stdout.take().unwrap();
+        let out_thread = std::thread::spawn(move || {
+            BufReader::new(out)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<_>>()
+        });
+        let mut acked = 0;
+        for line in BufReader::new(child.stderr.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("Received Store Response") && line.contains("Success") {
+                acked += 1;
+                if acked == 20 {
+                    server.child.kill().unwrap();
+                    server.child.wait().unwrap();
+                }
+            }
+        }
+        let _ = child.wait();
+        let _ = out_thread.join();
+        acked
+    })
+    .await
+    .unwrap();
+    eprintln!("{acked} of 60 acknowledged when the server was killed");
+    assert!(acked >= 20, "only {acked} acknowledged before the kill");
+
+    // Leftovers a crash could leave: an unreferenced blob and a temporary file.
+    let store = FsStore::new(data.join("blobs")).unwrap();
+    let content = b"not referenced by any index row";
+    let orphan = BlobKey::for_sha256(&hex::encode(Sha256::digest(content))).unwrap();
+    let orphan_path = store.blob_path(&orphan);
+    std::fs::create_dir_all(orphan_path.parent().unwrap()).unwrap();
+    std::fs::write(&orphan_path, content).unwrap();
+    assert!(store
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .any(|k| k.as_str() == orphan.as_str()));
+    std::fs::write(store.tmp_dir().join("upload-crashed.part"), b"partial").unwrap();
+
+    // Restart, resend everything.
+    let (d2, u2, files2) = (data.clone(), db_url.clone(), files.clone());
+    let o = tokio::task::spawn_blocking(move || {
+        let _server = Server::start(&d2, &u2, http, dicom, 2);
+        dcmtk("storescu")
+            .args([
+                "-aet",
+                "CLINIC_A",
+                "-aec",
+                CALLED,
+                "127.0.0.1",
+                &dicom.to_string(),
+            ])
+            .args(&files2)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "resend: {}", text(&o));
+
+    assert_eq!(study_counts(&mut conn, clinic), vec![(uid, 3, 60)]);
+    let study_id = studies(&mut conn, clinic)[0].study.id;
+    let rows = shared::index::instances_of_study(&mut conn, clinic, study_id).unwrap();
+    assert_eq!(rows.len(), 60);
+    for r in &rows {
+        let key = BlobKey::parse(&r.storage_key).unwrap();
+        let bytes = std::fs::read(store.blob_path(&key)).unwrap();
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), r.sha256);
+        assert_eq!(key.sha256(), r.sha256);
+    }
+    assert_eq!(files_under(&store.tmp_dir()), Vec::<PathBuf>::new());
+    let referenced: std::collections::HashSet<String> = shared::index::storage_keys(&mut conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let listed = store.list().await.unwrap();
+    assert!(!orphan_path.exists(), "orphan survived the sweep");
+    for k in &listed {
+        assert!(
+            referenced.contains(k.as_str()),
+            "unreferenced blob {}",
+            k.as_str()
+        );
+    }
+    assert_eq!(listed.len(), 60);
+}
