@@ -39,21 +39,53 @@ impl Application {
             Err(e) => tracing::error!(error = %e, "start-up sweep failed"),
         }
         self.dicom.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(self.dicom)?;
         let ctx = std::sync::Arc::new(radvision::ingest::scp::ScpContext {
             ingestor: self.state.ingestor.clone(),
             pool: self.state.pool.clone(),
             ae_title: self.state.settings.dicom.ae_title.clone(),
             max_associations: self.state.settings.ingest.max_associations,
         });
-        tracing::info!(
-            port = self.dicom_port,
-            "DICOM listener (C-STORE, C-ECHO) started"
-        );
-        let scp = tokio::spawn(radvision::ingest::scp::serve(listener, ctx));
+        // The DICOM listener runs on its own multi-threaded runtime, apart from the HTTP
+        // workers, so that associations use every core.
+        let runtime = RuntimeGuard(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .thread_name("enkaku-dicom")
+                .enable_all()
+                .build()?,
+        ));
+        let dicom = self.dicom;
+        let scp = runtime.handle()?.spawn(async move {
+            match tokio::net::TcpListener::from_std(dicom) {
+                Ok(listener) => radvision::ingest::scp::serve(listener, ctx).await,
+                Err(e) => tracing::error!(error = %e, "DICOM listener could not start"),
+            }
+        });
+        tracing::info!(port = self.dicom_port, "DICOM listener (C-STORE, C-ECHO) started");
         let r = self.server.await;
         scp.abort();
+        drop(runtime);
         r
+    }
+}
+
+/// Shuts a runtime down without blocking, also when dropped inside another runtime (as when
+/// a test's server future is dropped).
+struct RuntimeGuard(Option<tokio::runtime::Runtime>);
+
+impl RuntimeGuard {
+    fn handle(&self) -> std::io::Result<tokio::runtime::Handle> {
+        self.0
+            .as_ref()
+            .map(|r| r.handle().clone())
+            .ok_or_else(|| std::io::Error::other("runtime gone"))
+    }
+}
+
+impl Drop for RuntimeGuard {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
     }
 }
 

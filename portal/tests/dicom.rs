@@ -724,3 +724,72 @@ async fn kill_during_transfer_then_resend_leaves_a_consistent_store() {
     }
     assert_eq!(listed.len(), 60);
 }
+
+/// pydicom's Japanese character-set files sent with dcmtk storescu appear in the clinic's
+/// study list and API with every person-name group decoded correctly.
+#[tokio::test]
+async fn japanese_names_arrive_intact_over_c_store() {
+    let app = spawn_app().await;
+    let clinic = app.facility("さぬき診療所", "clinic", true, false);
+    node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
+    let dr = app.user(clinic, "dr.sanuki", &["physician"]);
+    // pydicom's files hold names only; give each an 8×8 image (and its own UIDs) so that it
+    // is a complete Secondary Capture / CR instance, names and character sets untouched.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dicom/pydicom");
+    let out = tempfile::tempdir().unwrap();
+    let script = r#"
+import sys, pydicom
+from pydicom.uid import generate_uid
+src, dst = sys.argv[1], sys.argv[2]
+ds = pydicom.dcmread(src)
+ds.SOPInstanceUID = generate_uid(); ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+ds.StudyInstanceUID = generate_uid(); ds.SeriesInstanceUID = generate_uid()
+ds.Rows = 8; ds.Columns = 8; ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = "MONOCHROME2"
+ds.BitsAllocated = 8; ds.BitsStored = 8; ds.HighBit = 7; ds.PixelRepresentation = 0
+ds.add_new(0x7FE00010, "OB", bytes(64))
+ds.save_as(dst, enforce_file_format=True)
+"#;
+    let mut files = Vec::new();
+    for f in ["chrH31.dcm", "chrH32.dcm", "chrJapMulti.dcm"] {
+        let dst = out.path().join(f).display().to_string();
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", script, &root.join(f).display().to_string(), &dst]);
+        let o = run(cmd).await;
+        assert!(o.status.success(), "python: {}", text(&o));
+        files.push(dst);
+    }
+    let o = storescu(app.dicom_port, "CLINIC_A", &files).await;
+    assert!(o.status.success(), "storescu: {}", text(&o));
+    let (token, _) = shared::auth::tokens::issue(
+        &mut app.conn(),
+        &shared::audit::Ctx::system("t"),
+        dr.id,
+        "test",
+        "30",
+        365,
+    )
+    .unwrap();
+    let c = app.client();
+    let expect = [
+        ("H31EXAMPLE", "Yamada^Tarou", "山田^太郎", "やまだ^たろう"),
+        ("H32EXAMPLE", "ﾔﾏﾀﾞ^ﾀﾛｳ", "山田^太郎", "やまだ^たろう"),
+        ("2008-4", "やまだ^たろう", "", ""),
+    ];
+    for (pid, alphabetic, ideographic, phonetic) in expect {
+        let (status, body) = c
+            .api_get(&format!("/api/v1/studies?patient_id={pid}"), Some(&token))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let name = &body["studies"][0]["patient"]["name"];
+        assert_eq!(name["alphabetic"], alphabetic, "{pid}: {body}");
+        assert_eq!(name["ideographic"], ideographic, "{pid}");
+        assert_eq!(name["phonetic"], phonetic, "{pid}");
+        assert_eq!(body["studies"][0]["num_instances"], 1, "{pid}");
+    }
+    // And the study list screen shows them, found by kana.
+    let mut web = app.client();
+    web.sign_in(&dr).await;
+    let page = web.get("/studies?name=%E3%83%A4%E3%83%9E%E3%83%80").await; // ヤマダ
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("山田"), "found by katakana");
+}

@@ -187,12 +187,7 @@ async fn fs_layout_is_fanned_out_by_hash() {
     let data = Bytes::from_static(b"layout");
     let stored = store.put(data.clone()).await.unwrap();
     let hex = sha256_hex(&data);
-    let expected = dir
-        .path()
-        .join("sha256")
-        .join(&hex[0..2])
-        .join(&hex[2..4])
-        .join(&hex);
+    let expected = dir.path().join("sha256").join(&hex[0..2]).join(&hex);
     assert_eq!(store.blob_path(&stored.key), expected);
     assert_eq!(std::fs::read(&expected).unwrap(), data);
     assert!(dir.path().join("tmp").is_dir());
@@ -247,8 +242,8 @@ async fn fs_sweep_removes_leftover_temp_files_and_list_ignores_anything_else() {
     std::fs::write(leaf.join(hex.to_uppercase()), b"x").unwrap();
     let misfiled = sha256_hex(b"misfiled");
     std::fs::write(leaf.join(&misfiled), b"misfiled").unwrap();
-    std::fs::create_dir_all(root.join("sha256/zz/yy")).unwrap();
-    std::fs::write(root.join("sha256/zz/yy").join(sha256_hex(b"zz")), b"zz").unwrap();
+    std::fs::create_dir_all(root.join("sha256/zz")).unwrap();
+    std::fs::write(root.join("sha256/zz").join(sha256_hex(b"zz")), b"zz").unwrap();
     std::fs::write(root.join("sha256/README"), b"x").unwrap();
     let dir_named_like_a_key = sha256_hex(b"a directory");
     std::fs::create_dir_all(

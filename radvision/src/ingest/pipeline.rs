@@ -4,7 +4,6 @@
 //! crash in between leaves at most an unreferenced blob, removed by the start-up sweep.
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use shared::audit::{self, Ctx, Event, Outcome};
 use shared::db::DbPool;
 use shared::index::{self, NewInstance, Recorded};
@@ -12,7 +11,7 @@ use shared::settings::IngestSettings;
 
 use crate::ingest::model::Reject;
 use crate::ingest::parse::{parse_instance, Limits};
-use crate::store::{BlobKey, SharedStore};
+use crate::store::SharedStore;
 
 /// How an instance reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,13 +140,10 @@ impl Ingestor {
         }
         let limits = self.limits.clone();
         let parse_input = data.clone();
-        let parsed = tokio::task::spawn_blocking(move || {
-            let sha = hex::encode(Sha256::digest(&parse_input));
-            parse_instance(&parse_input, &limits).map(|p| (p, sha))
-        })
+        let parsed = tokio::task::spawn_blocking(move || parse_instance(&parse_input, &limits))
         .await
         .map_err(|e| IngestError::Unavailable(format!("parser task: {e}")))?;
-        let (p, sha) = match parsed {
+        let p = match parsed {
             Ok(v) => v,
             Err(r) => {
                 tracing::warn!(via = src.channel.as_str(), reason = %r, "instance refused");
@@ -156,15 +152,11 @@ impl Ingestor {
             }
         };
         // Durable blob first, then the index: an index row never points at a missing blob.
-        let key =
-            BlobKey::for_sha256(&sha).ok_or_else(|| IngestError::Unavailable("hash".into()))?;
-        let blob = self.store.put(data.clone()).await.map_err(|e| {
+        // The store computes the SHA-256 (the content address) once.
+        let blob = self.store.put(data).await.map_err(|e| {
             tracing::error!(error = %e, "blob store unavailable");
             IngestError::Unavailable(e.to_string())
         })?;
-        if blob.key != key {
-            return Err(IngestError::Unavailable("blob key mismatch".into()));
-        }
         let n = NewInstance {
             facility_id: src.facility_id,
             patient_key: p.patient_id.clone(),

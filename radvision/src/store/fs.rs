@@ -3,7 +3,8 @@
 //! Layout under the root:
 //!
 //! ```text
-//! <root>/sha256/<hex[0..2]>/<hex[2..4]>/<64 hex>   one file per blob
+//! <root>/sha256/<hex[0..2]>/<64 hex>               one file per blob (256 directories,
+//!                                                  made once when the store is opened)
 //! <root>/tmp/<random>.tmp                          writes in progress
 //! ```
 //!
@@ -39,6 +40,20 @@ impl FsStore {
         for dir in [root.join(BLOBS_DIR), root.join(TMP_DIR)] {
             fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, &e))?;
         }
+        // The 256 fan-out directories exist from the start, so that storing a blob costs
+        // two fsyncs (the file and its directory) and never a directory creation.
+        let blobs = root.join(BLOBS_DIR);
+        let mut created = false;
+        for i in 0..=255u8 {
+            let d = blobs.join(format!("{i:02x}"));
+            if !d.is_dir() {
+                fs::create_dir_all(&d).map_err(|e| io_error("create", &d, &e))?;
+                created = true;
+            }
+        }
+        if created {
+            fsync_dir(&blobs)?;
+        }
         Ok(FsStore { root })
     }
 
@@ -59,10 +74,7 @@ impl FsStore {
 }
 
 fn blob_path(root: &Path, hex: &str) -> PathBuf {
-    root.join(BLOBS_DIR)
-        .join(&hex[0..2])
-        .join(&hex[2..4])
-        .join(hex)
+    root.join(BLOBS_DIR).join(&hex[0..2]).join(hex)
 }
 
 /// Every IO failure is "try later" for the caller; the message says what failed and why.
@@ -158,9 +170,8 @@ fn put_blocking(root: &Path, data: &[u8]) -> Result<StoredBlob, StoreError> {
         .parent()
         .ok_or_else(|| StoreError::Unavailable("blob path has no parent".into()))?;
     if !leaf.is_dir() {
+        // Only if someone removed it since the store was opened.
         fs::create_dir_all(leaf).map_err(|e| io_error("create", leaf, &e))?;
-        let mid = leaf.parent().unwrap_or(leaf);
-        fsync_dir(mid)?;
         fsync_dir(&root.join(BLOBS_DIR))?;
     }
 
@@ -212,23 +223,21 @@ fn hex_subdirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, StoreError> {
 fn list_blocking(root: &Path) -> Result<Vec<BlobKey>, StoreError> {
     let mut keys = Vec::new();
     for (a, dir_a) in hex_subdirs(&root.join(BLOBS_DIR))? {
-        for (b, dir_b) in hex_subdirs(&dir_a)? {
-            let entries = match fs::read_dir(&dir_b) {
-                Ok(e) => e,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_error("list", &dir_b, &e)),
+        let entries = match fs::read_dir(&dir_a) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_error("list", &dir_a, &e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("list", &dir_a, &e))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
             };
-            for entry in entries {
-                let entry = entry.map_err(|e| io_error("list", &dir_b, &e))?;
-                let Ok(name) = entry.file_name().into_string() else {
-                    continue;
-                };
-                let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
-                // Only a valid digest filed under its own fan-out directories is a blob.
-                if let Some(key) = BlobKey::for_sha256(&name) {
-                    if is_file && name[0..2] == a && name[2..4] == b {
-                        keys.push(key);
-                    }
+            let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+            // Only a valid digest filed under its own fan-out directory is a blob.
+            if let Some(key) = BlobKey::for_sha256(&name) {
+                if is_file && name[0..2] == a {
+                    keys.push(key);
                 }
             }
         }
