@@ -60,7 +60,10 @@ impl Application {
                 Err(e) => tracing::error!(error = %e, "DICOM listener could not start"),
             }
         });
-        tracing::info!(port = self.dicom_port, "DICOM listener (C-STORE, C-ECHO) started");
+        tracing::info!(
+            port = self.dicom_port,
+            "DICOM listener (C-STORE, C-ECHO) started"
+        );
         let r = self.server.await;
         scp.abort();
         drop(runtime);

@@ -89,19 +89,30 @@ fn main() {
     .unwrap();
     let store = Arc::new(FsStore::new(dir.path().join("blobs")).unwrap());
     // The blob store alone: N distinct blobs, each written, fsynced, renamed, dir fsynced.
-    let rt0 = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt0 = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let solo = FsStore::new(dir.path().join("solo")).unwrap();
     let mut t = Vec::with_capacity(n);
     rt0.block_on(async {
         use radvision::store::BlobStore;
         for i in 0..n {
-            let b = Bytes::from(with_sop_suffix(&data, &parsed.sop_instance_uid, i + 1_000_000 - n));
+            let b = Bytes::from(with_sop_suffix(
+                &data,
+                &parsed.sop_instance_uid,
+                i + 1_000_000 - n,
+            ));
             let s = Instant::now();
             solo.put(b).await.unwrap();
             t.push(s.elapsed());
         }
     });
-    println!("blob store put (fsynced file + directory): median {:?}", median(t));
+    println!(
+        "blob store put (fsynced file + directory): median {:?}",
+        median(t)
+    );
     rt0.shutdown_background();
     let settings = shared::settings::Settings::load_from(None, &[]).unwrap();
     let ingestor = Ingestor::new(pool, store, &settings.ingest);

@@ -237,7 +237,7 @@ async fn fs_sweep_removes_leftover_temp_files_and_list_ignores_anything_else() {
     std::fs::create_dir(root.join("tmp/odd-dir")).unwrap();
     std::fs::write(root.join("tmp/odd-dir/x"), b"x").unwrap();
     // Things in the blob tree that are not blobs.
-    let leaf = root.join("sha256").join(&hex[0..2]).join(&hex[2..4]);
+    let leaf = root.join("sha256").join(&hex[0..2]);
     std::fs::write(leaf.join(format!("{hex}.tmp")), b"x").unwrap();
     std::fs::write(leaf.join(hex.to_uppercase()), b"x").unwrap();
     let misfiled = sha256_hex(b"misfiled");
@@ -249,7 +249,6 @@ async fn fs_sweep_removes_leftover_temp_files_and_list_ignores_anything_else() {
     std::fs::create_dir_all(
         root.join("sha256")
             .join(&dir_named_like_a_key[0..2])
-            .join(&dir_named_like_a_key[2..4])
             .join(&dir_named_like_a_key),
     )
     .unwrap();
@@ -296,6 +295,7 @@ async fn fs_failure_after_the_temp_write_removes_the_temp_file() {
     let data = content(40, 5000);
     let hex = sha256_hex(&data);
     let blocker = root.join("sha256").join(&hex[0..2]);
+    std::fs::remove_dir(&blocker).unwrap();
     std::fs::write(&blocker, b"in the way").unwrap();
 
     assert!(matches!(

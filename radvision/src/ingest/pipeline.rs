@@ -141,8 +141,8 @@ impl Ingestor {
         let limits = self.limits.clone();
         let parse_input = data.clone();
         let parsed = tokio::task::spawn_blocking(move || parse_instance(&parse_input, &limits))
-        .await
-        .map_err(|e| IngestError::Unavailable(format!("parser task: {e}")))?;
+            .await
+            .map_err(|e| IngestError::Unavailable(format!("parser task: {e}")))?;
         let p = match parsed {
             Ok(v) => v,
             Err(r) => {
