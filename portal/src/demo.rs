@@ -422,6 +422,15 @@ fn print_banner(settings: &Settings, accounts: &Path) {
     println!("  Accounts:  admin (医師会), auditor (県), rad.chuo / coord.chuo / fadmin.chuo (県立中央病院),");
     println!("             rad.shimin / fadmin.shimin (市民総合病院), dr.sanuki / rt.sanuki / fadmin.sanuki,");
     println!("             dr.takamatsu / fadmin.takamatsu, dr.marugame (clinics)");
+    println!(
+        "  DICOM:     called AE title {} at {} — clinics send as SANUKI_CT, TKM_MR, MARUGAME_CR",
+        settings.dicom.ae_title, settings.dicom.bind
+    );
+    println!(
+        "             e.g. storescu -aet SANUKI_CT -aec {} {} <files>",
+        settings.dicom.ae_title,
+        settings.dicom.bind.replace(':', " ")
+    );
     println!("  Tokens, AE titles and ports: {}", accounts.display());
     println!();
 }
