@@ -793,3 +793,91 @@ ds.save_as(dst, enforce_file_format=True)
     assert_eq!(page.status, 200);
     assert!(page.body.contains("山田"), "found by katakana");
 }
+
+/// Real sample images (pydicom's test files and PyPI pydicom-data) in the compressed
+/// transfer syntaxes modalities use, each proposed and stored as it is, not transcoded.
+#[tokio::test]
+async fn real_compressed_images_are_stored_in_their_own_transfer_syntax() {
+    // Some sample files lack the study/series UIDs an archive needs (and would rightly be
+    // refused); those get UIDs added, pixel data and transfer syntax untouched.
+    let tmp = tempfile::tempdir().unwrap();
+    let locate = r#"
+import json, os, sys, data_store, pydicom
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+extra = os.path.join(os.path.dirname(data_store.__file__), "data")
+out = {}
+for name in ["CT_small.dcm", "SC_rgb_jpeg_dcmtk.dcm", "JPEG-lossy.dcm", "MR_small_jpeg_ls_lossless.dcm",
+             "JPEGLSNearLossless_08.dcm"]:
+    out[name] = get_testdata_file(name)
+for name in ["JPEG-LL.dcm", "MR2_J2KR.dcm", "MR2_J2KI.dcm", "OBXXXX1A_rle.dcm", "emri_small_jpeg_2k_lossless.dcm"]:
+    out[name] = os.path.join(extra, name)
+for name, path in out.items():
+    ds = pydicom.dcmread(path)
+    if "StudyInstanceUID" not in ds or "SeriesInstanceUID" not in ds:
+        ds.StudyInstanceUID = ds.get("StudyInstanceUID") or generate_uid()
+        ds.SeriesInstanceUID = ds.get("SeriesInstanceUID") or generate_uid()
+        fixed = os.path.join(sys.argv[1], name)
+        ds.save_as(fixed)
+        out[name] = fixed
+print(json.dumps(out))
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", locate, &tmp.path().display().to_string()]);
+    let o = run(cmd).await;
+    assert!(o.status.success(), "python: {}", text(&o));
+    let paths: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&o.stdout).unwrap();
+    // (file, storescu option proposing its syntax, expected transfer syntax)
+    let cases = [
+        ("CT_small.dcm", "-xe", "1.2.840.10008.1.2.1"),
+        ("SC_rgb_jpeg_dcmtk.dcm", "-xy", "1.2.840.10008.1.2.4.50"),
+        ("JPEG-lossy.dcm", "-xx", "1.2.840.10008.1.2.4.51"),
+        ("JPEG-LL.dcm", "-xs", "1.2.840.10008.1.2.4.70"),
+        (
+            "MR_small_jpeg_ls_lossless.dcm",
+            "-xt",
+            "1.2.840.10008.1.2.4.80",
+        ),
+        ("JPEGLSNearLossless_08.dcm", "-xu", "1.2.840.10008.1.2.4.81"),
+        ("MR2_J2KR.dcm", "-xv", "1.2.840.10008.1.2.4.90"),
+        (
+            "emri_small_jpeg_2k_lossless.dcm",
+            "-xv",
+            "1.2.840.10008.1.2.4.90",
+        ),
+        ("MR2_J2KI.dcm", "-xw", "1.2.840.10008.1.2.4.91"),
+        ("OBXXXX1A_rle.dcm", "-xr", "1.2.840.10008.1.2.5"),
+    ];
+    let app = spawn_app().await;
+    let clinic = app.facility("さぬき診療所", "clinic", true, false);
+    node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
+    for (i, (file, opt, ts)) in cases.iter().enumerate() {
+        let path = &paths[*file];
+        let o = storescu_with(app.dicom_port, "CLINIC_A", &[opt], &[path.clone()]).await;
+        assert!(o.status.success(), "{file} with {opt}: {}", text(&o));
+        assert_eq!(
+            instance_rows(&mut app.conn()),
+            i as i64 + 1,
+            "{file} stored"
+        );
+        assert!(
+            transfer_syntaxes(&mut app.conn()).contains(&(*ts).to_owned()),
+            "{file} kept {ts}"
+        );
+    }
+    // Every stored blob matches its recorded SHA-256.
+    let rows: Vec<(String, String)> = {
+        use diesel::prelude::*;
+        use shared::db::schema::instances::dsl::*;
+        instances
+            .select((sha256, storage_key))
+            .load(&mut *app.conn())
+            .unwrap()
+    };
+    for (sha, key) in rows {
+        let k = radvision::store::BlobKey::parse(&key).unwrap();
+        assert_eq!(k.sha256(), sha);
+        app.state.ingestor.store().get(&k).await.unwrap();
+    }
+}
