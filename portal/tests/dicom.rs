@@ -854,7 +854,13 @@ print(json.dumps(out))
     node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
     for (i, (file, opt, ts)) in cases.iter().enumerate() {
         let path = &paths[*file];
-        let o = storescu_with(app.dicom_port, "CLINIC_A", &[opt], &[path.clone()]).await;
+        let o = storescu_with(
+            app.dicom_port,
+            "CLINIC_A",
+            &[opt],
+            std::slice::from_ref(path),
+        )
+        .await;
         assert!(o.status.success(), "{file} with {opt}: {}", text(&o));
         assert_eq!(
             instance_rows(&mut app.conn()),
