@@ -1,0 +1,155 @@
+//! The ingest pipeline when things go wrong: storage or database unavailable gives a
+//! "try later" failure and leaves nothing half-written; the start-up sweep removes a blob
+//! whose index row was never written.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use diesel::r2d2::{ConnectionManager, Pool};
+use radvision::ingest::pipeline::{Channel, IngestError, Ingestor, Source, Stored};
+use radvision::store::{BlobStore, FsStore};
+use shared::audit::Ctx;
+use shared::db::{self, testing, DbConnection};
+use shared::domain::FacilityStatus;
+use shared::index::{self, StudyQuery};
+use shared::membership::facilities::{self, FacilityForm};
+
+fn fixture() -> Bytes {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/dicom/ct_explicit_le.dcm");
+    Bytes::from(std::fs::read(p).unwrap())
+}
+
+struct Env {
+    _dir: tempfile::TempDir,
+    url: String,
+    pool: shared::db::DbPool,
+    facility: i64,
+    root: std::path::PathBuf,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let url = testing::fresh_database_url(dir.path()).unwrap();
+    let pool = db::pool(&url, 4).unwrap();
+    db::migrate(&mut pool.get().unwrap()).unwrap();
+    let facility = facilities::create(
+        &mut pool.get().unwrap(),
+        &Ctx::system("t"),
+        &FacilityForm {
+            name: "A".into(),
+            kind: "clinic".into(),
+            is_requesting: true,
+            notification_emails: "a@example.jp".into(),
+            ..Default::default()
+        },
+        FacilityStatus::Active,
+    )
+    .unwrap()
+    .id;
+    let root = dir.path().join("blobs");
+    Env {
+        _dir: dir,
+        url,
+        pool,
+        facility,
+        root,
+    }
+}
+
+fn settings() -> shared::settings::IngestSettings {
+    shared::settings::Settings::load_from(None, &[])
+        .unwrap()
+        .ingest
+}
+
+fn source(facility_id: i64) -> Source {
+    Source {
+        facility_id,
+        channel: Channel::CStore,
+        ctx: Ctx::system("test"),
+    }
+}
+
+fn instance_count(pool: &shared::db::DbPool, facility: i64) -> i64 {
+    let (rows, _) = index::search_studies(
+        &mut pool.get().unwrap(),
+        facility,
+        &StudyQuery {
+            limit: 10,
+            ..Default::default()
+        },
+        db::now(),
+        90,
+    )
+    .unwrap();
+    rows.iter().map(|r| r.study.num_instances).sum()
+}
+
+#[tokio::test]
+async fn storage_unavailable_is_a_retryable_failure_and_indexes_nothing() {
+    let e = env();
+    let store = FsStore::new(&e.root).unwrap();
+    // Make writing impossible: the temporary directory is replaced by a file.
+    std::fs::remove_dir_all(store.tmp_dir()).unwrap();
+    std::fs::write(store.tmp_dir(), b"not a directory").unwrap();
+    let ing = Ingestor::new(e.pool.clone(), Arc::new(store.clone()), &settings());
+    let err = ing
+        .ingest(&source(e.facility), fixture())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IngestError::Unavailable(_)), "{err:?}");
+    assert_eq!(err.dicom_status(), 0xA700);
+    assert_eq!(err.http_status(), 503);
+    assert_eq!(instance_count(&e.pool, e.facility), 0);
+    assert!(store.list().await.unwrap().is_empty());
+    // Storage back: the same instance goes in.
+    std::fs::remove_file(store.tmp_dir()).unwrap();
+    std::fs::create_dir(store.tmp_dir()).unwrap();
+    assert!(matches!(
+        ing.ingest(&source(e.facility), fixture()).await.unwrap(),
+        Stored::New { .. }
+    ));
+    assert_eq!(instance_count(&e.pool, e.facility), 1);
+}
+
+#[tokio::test]
+async fn database_unavailable_is_a_retryable_failure_and_the_sweep_removes_the_orphan_blob() {
+    let e = env();
+    let store = Arc::new(FsStore::new(&e.root).unwrap());
+    // A pool of one connection, held by someone else: the index cannot be written.
+    let manager = ConnectionManager::<DbConnection>::new(
+        shared::db::sqlite_path(&e.url)
+            .map(str::to_owned)
+            .unwrap_or_else(|| e.url.clone()),
+    );
+    let tiny = Pool::builder()
+        .max_size(1)
+        .connection_timeout(Duration::from_millis(300))
+        .build(manager)
+        .unwrap();
+    let held = tiny.get().unwrap();
+    let ing = Ingestor::new(tiny.clone(), store.clone(), &settings());
+    let err = ing
+        .ingest(&source(e.facility), fixture())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IngestError::Unavailable(_)), "{err:?}");
+    assert_eq!(err.dicom_status(), 0xA700);
+    drop(held);
+    assert_eq!(instance_count(&e.pool, e.facility), 0, "nothing indexed");
+    // The blob was written before the index failed: complete, but referenced by nothing.
+    assert_eq!(store.list().await.unwrap().len(), 1);
+    let ing = Ingestor::new(e.pool.clone(), store.clone(), &settings());
+    assert_eq!(ing.startup_sweep().await.unwrap(), (0, 1));
+    assert!(store.list().await.unwrap().is_empty());
+    // The sender's retry succeeds.
+    assert!(matches!(
+        ing.ingest(&source(e.facility), fixture()).await.unwrap(),
+        Stored::New { .. }
+    ));
+    assert_eq!(instance_count(&e.pool, e.facility), 1);
+    assert_eq!(store.list().await.unwrap().len(), 1);
+}
