@@ -147,48 +147,6 @@ async fn storescu_with(port: u16, aet: &str, opts: &[&str], files: &[String]) ->
     run(c).await
 }
 
-/// The harness's app with an `[ingest]` section from a TOML file (settings that the
-/// environment variables of `spawn_app_with` do not reach).
-async fn spawn_app_with_ingest(ingest_toml: &str) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = shared::db::testing::fresh_database_url(dir.path()).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let dicom = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dicom_port = dicom.local_addr().unwrap().port();
-    let cfg = dir.path().join("enkaku.toml");
-    std::fs::write(&cfg, format!("[ingest]\n{ingest_toml}\n")).unwrap();
-    let env: Vec<(String, String)> = vec![
-        ("ENKAKU_DATA_DIR".into(), dir.path().display().to_string()),
-        ("ENKAKU_DATABASE__URL".into(), db_url.clone()),
-        ("ENKAKU_DATABASE__POOL_SIZE".into(), "4".into()),
-        ("ENKAKU_HTTP__BIND".into(), format!("127.0.0.1:{port}")),
-        (
-            "ENKAKU_HTTP__PUBLIC_URL".into(),
-            format!("http://127.0.0.1:{port}"),
-        ),
-        ("ENKAKU_HTTP__WORKERS".into(), "1".into()),
-        (
-            "ENKAKU_DICOM__BIND".into(),
-            format!("127.0.0.1:{dicom_port}"),
-        ),
-    ];
-    let settings = shared::settings::Settings::load_from(Some(&cfg), &env).unwrap();
-    let pool =
-        shared::db::pool(settings.database.url.expose(), settings.database.pool_size).unwrap();
-    shared::db::migrate(&mut pool.get().unwrap()).unwrap();
-    let state = portal::state::AppState::new(settings, pool).unwrap();
-    let app = portal::build_with(state.clone(), listener, dicom).unwrap();
-    tokio::spawn(app.run());
-    TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        dicom_port,
-        state,
-        db_url,
-        _dir: dir,
-    }
-}
-
 fn node(conn: &mut DbConnection, facility_id: i64, ae: &str, addresses: &str, enabled: bool) {
     dicom_nodes::create(
         conn,
@@ -412,7 +370,7 @@ async fn unknown_or_unauthorised_peers_are_rejected_and_audited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn invalid_instances_fail_and_nothing_is_stored() {
-    let app = spawn_app_with_ingest("max_instance_bytes = 4096").await;
+    let app = spawn_app_with(&[("ENKAKU_INGEST__MAX_INSTANCE_BYTES", "4096")]).await;
     let clinic = app.facility("さぬき診療所", "clinic", true, false);
     node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
     let dir = tempfile::tempdir().unwrap();
@@ -504,7 +462,7 @@ async fn garbage_is_dropped_and_the_listener_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn associations_over_the_limit_are_refused() {
-    let app = spawn_app_with_ingest("max_associations = 1").await;
+    let app = spawn_app_with(&[("ENKAKU_INGEST__MAX_ASSOCIATIONS", "1")]).await;
     let clinic = app.facility("さぬき診療所", "clinic", true, false);
     node(&mut app.conn(), clinic, "CLINIC_A", "127.0.0.1", true);
     // An idle connection holds the only slot.
