@@ -1,5 +1,5 @@
 //! `portal`: the Enkaku web application (sign-in, membership administration, audit) and the
-//! `enkaku` binary. It mounts `radvision`'s screens.
+//! `enkaku` binary. Its screens and APIs call `radvision` for images.
 //!
 //! `build` is what `main` and the integration tests both call.
 
@@ -150,7 +150,6 @@ pub fn build_with(
             .wrap(Logger::new("%a \"%r\" %s %Dms"))
             .configure(web::configure)
             .configure(api::configure)
-            .configure(radvision::web::configure)
             .default_service(aweb::to(|| async {
                 actix_web::ResponseError::error_response(&web::error::WebError::NotFound)
             }))

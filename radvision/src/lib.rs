@@ -3,11 +3,10 @@
 //!
 //! - [`store`]: the blob store for DICOM instances (filesystem or S3-compatible)
 //! - [`ingest`]: parsing and validating instances, the ingest pipeline (store + index +
-//!   audit), the DICOM listener (C-STORE/C-ECHO SCP) and STOW-RS bodies
-//! - [`core`]: rules without HTTP
-//! - [`web`]: RadVision's own routes (mounted by the portal)
+//!   audit), the DICOM listener (C-STORE/C-ECHO SCP)
+//!
+//! Nothing here knows HTTP: the portal's handlers (which own sign-in and sessions) call into
+//! it. Request, worklist, report and pricing rules join as later issues land.
 
-pub mod core;
 pub mod ingest;
 pub mod store;
-pub mod web;
