@@ -4,7 +4,6 @@
 
 use actix_web::web;
 use askama::Template;
-use serde::Deserialize;
 use shared::domain::{Role, UserKind};
 use shared::membership::facilities::{self, Facility};
 use shared::membership::users::{self, Granter, UserForm, UserWithRoles};
@@ -18,6 +17,7 @@ use crate::web::error::{WebError, WebResult};
 use crate::web::page::{render, render_invalid, see_other, Page};
 use crate::web::session::SignedIn;
 use crate::web::signin::NoticeQuery;
+use crate::web::user_forms::{ActiveForm, ResetForm};
 
 /// The roles offered for a facility (those its kind and capabilities allow), plus any the
 /// user already holds, checked as in `chosen`.
@@ -235,12 +235,6 @@ pub async fn update(
     }
 }
 
-#[derive(Deserialize)]
-pub struct ActiveForm {
-    #[serde(default)]
-    active: String,
-}
-
 /// Disables (ending the user's sessions at once) or re-enables an account.
 pub async fn set_active(
     state: web::Data<AppState>,
@@ -249,11 +243,7 @@ pub async fn set_active(
     form: CsrfForm<ActiveForm>,
 ) -> WebResult {
     let id = guard_id(&state, &me, "user.set_active", "user", &path).await?;
-    let active = match form.0.active.as_str() {
-        "true" => true,
-        "false" => false,
-        _ => return Err(WebError::BadRequest("form: active")),
-    };
+    let active = form.0.value()?;
     let ctx = me.audit_ctx();
     let r = state
         .db(move |c| users::set_active(c, &ctx, id, active))
@@ -262,14 +252,6 @@ pub async fn set_active(
     Ok(see_other(&format!(
         "/admin/users/{id}?notice=flash.status_changed"
     )))
-}
-
-#[derive(Deserialize)]
-pub struct ResetForm {
-    #[serde(default)]
-    password: String,
-    #[serde(default, deserialize_with = "shared::serde_util::checkbox")]
-    reset_second_factor: bool,
 }
 
 /// Sets a temporary password (and, if asked, clears the second factor); the user's sessions

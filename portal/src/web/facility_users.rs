@@ -2,7 +2,6 @@
 
 use actix_web::web;
 use askama::Template;
-use serde::Deserialize;
 use shared::domain::UserKind;
 use shared::membership::users::{self, Granter, UserForm, UserWithRoles};
 use shared::validation::FieldErrors;
@@ -15,6 +14,7 @@ use crate::web::facility::{load_facility, own_facility, role_choices, RoleChoice
 use crate::web::page::{render, render_invalid, see_other, Page};
 use crate::web::session::SignedIn;
 use crate::web::signin::NoticeQuery;
+use crate::web::user_forms::{ActiveForm, ResetForm};
 
 #[derive(Template)]
 #[template(path = "facility/users.html")]
@@ -206,12 +206,6 @@ pub async fn update(
     }
 }
 
-#[derive(Deserialize)]
-pub struct ActiveForm {
-    #[serde(default)]
-    active: String,
-}
-
 pub async fn set_active(
     state: web::Data<AppState>,
     me: SignedIn,
@@ -220,11 +214,7 @@ pub async fn set_active(
 ) -> WebResult {
     let fid = own_facility(&state, &me, "user.set_active").await?;
     let id = path.into_inner();
-    let active = match form.0.active.as_str() {
-        "true" => true,
-        "false" => false,
-        _ => return Err(WebError::BadRequest("active")),
-    };
+    let active = form.0.value()?;
     let ctx = me.audit_ctx();
     let r = state
         .db(move |c| users::set_active_in_facility(c, &ctx, fid, id, active))
@@ -233,14 +223,6 @@ pub async fn set_active(
     Ok(see_other(&format!(
         "/facility/users/{id}?notice=flash.status_changed"
     )))
-}
-
-#[derive(Deserialize)]
-pub struct ResetForm {
-    #[serde(default)]
-    password: String,
-    #[serde(default, deserialize_with = "shared::serde_util::checkbox")]
-    reset_second_factor: bool,
 }
 
 pub async fn reset(

@@ -20,6 +20,7 @@ pub mod signin;
 pub mod stow;
 pub mod studies;
 pub mod upload;
+pub mod user_forms;
 
 use actix_web::web;
 
