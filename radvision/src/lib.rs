@@ -8,5 +8,6 @@
 //! Nothing here knows HTTP: the portal's handlers (which own sign-in and sessions) call into
 //! it. Request, worklist, report and pricing rules join as later issues land.
 
+pub mod core;
 pub mod ingest;
 pub mod store;

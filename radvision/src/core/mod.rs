@@ -1,0 +1,7 @@
+//! RadVision's rules, free of HTTP and templates: pricing, the calendar (Japan time,
+//! holidays, after-hours, due times), routing of requests without a chosen facility, and
+//! the filing of read requests.
+
+pub mod calendar;
+pub mod pricing;
+pub mod routing;
