@@ -1,5 +1,6 @@
 //! Translations: Japanese first, English available. Messages live in
-//! `templates/i18n/{ja,en}.toml` as flat `"key" = "text"` tables, compiled in.
+//! `templates/i18n/{ja,en}.toml` and `templates/i18n/{ja,en}/*.toml` (one file per area) as
+//! flat `"key" = "text"` tables, compiled in; a key defined twice is an error.
 
 use std::collections::HashMap;
 
@@ -28,8 +29,30 @@ impl Lang {
     }
 }
 
-pub const JA_TOML: &str = include_str!("../../templates/i18n/ja.toml");
-pub const EN_TOML: &str = include_str!("../../templates/i18n/en.toml");
+/// The Japanese message files (name, content).
+pub const JA_FILES: &[(&str, &str)] = &[
+    ("ja.toml", include_str!("../../templates/i18n/ja.toml")),
+    (
+        "ja/requests.toml",
+        include_str!("../../templates/i18n/ja/requests.toml"),
+    ),
+    (
+        "ja/pricing.toml",
+        include_str!("../../templates/i18n/ja/pricing.toml"),
+    ),
+];
+/// The English message files, in step with [`JA_FILES`].
+pub const EN_FILES: &[(&str, &str)] = &[
+    ("en.toml", include_str!("../../templates/i18n/en.toml")),
+    (
+        "en/requests.toml",
+        include_str!("../../templates/i18n/en/requests.toml"),
+    ),
+    (
+        "en/pricing.toml",
+        include_str!("../../templates/i18n/en/pricing.toml"),
+    ),
+];
 
 #[derive(Debug)]
 pub struct Messages {
@@ -41,11 +64,26 @@ fn parse(src: &str, name: &str) -> Result<HashMap<String, String>, shared::Error
     toml::from_str(src).map_err(|e| shared::Error::Config(format!("translations {name}: {e}")))
 }
 
+fn parse_all(files: &[(&str, &str)]) -> Result<HashMap<String, String>, shared::Error> {
+    let mut all = HashMap::new();
+    for (name, src) in files {
+        for (k, v) in parse(src, name)? {
+            if all.contains_key(&k) {
+                return Err(shared::Error::Config(format!(
+                    "translations {name}: key {k} is defined twice"
+                )));
+            }
+            all.insert(k, v);
+        }
+    }
+    Ok(all)
+}
+
 impl Messages {
     pub fn load() -> Result<Self, shared::Error> {
         Ok(Messages {
-            ja: parse(JA_TOML, "ja.toml")?,
-            en: parse(EN_TOML, "en.toml")?,
+            ja: parse_all(JA_FILES)?,
+            en: parse_all(EN_FILES)?,
         })
     }
 

@@ -552,12 +552,41 @@ pub fn get_study(
     })
 }
 
+/// The patient's other studies at the same facility, newest first (the priors a request
+/// may ask to compare).
+pub fn other_studies_of_patient(
+    conn: &mut DbConnection,
+    facility_id: i64,
+    patient_id: i64,
+    except_study_id: i64,
+) -> Result<Vec<Study>> {
+    Ok(studies::table
+        .filter(studies::facility_id.eq(facility_id))
+        .filter(studies::patient_id.eq(patient_id))
+        .filter(studies::id.ne(except_study_id))
+        .select(Study::as_select())
+        .order((studies::study_date.desc(), studies::id.desc()))
+        .limit(100)
+        .load(conn)?)
+}
+
+/// A study's Study Instance UID (for audit references).
+pub fn study_uid(conn: &mut DbConnection, study_id: i64) -> Result<String> {
+    studies::table
+        .find(study_id)
+        .select(studies::study_uid)
+        .first(conn)
+        .found()
+}
+
 /// Every storage key the index refers to (for orphan sweeps and verification).
 pub fn storage_keys(conn: &mut DbConnection) -> Result<Vec<String>> {
-    Ok(instances::table
+    let mut keys: Vec<String> = instances::table
         .select(instances::storage_key)
         .distinct()
-        .load(conn)?)
+        .load(conn)?;
+    keys.extend(crate::reading::requests::attachment_keys(conn)?);
+    Ok(keys)
 }
 
 /// Instances of a study, in series and instance order.

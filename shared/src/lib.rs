@@ -5,6 +5,8 @@
 //! - [`membership`]: facilities, users, contracts, DICOM nodes
 //! - [`auth`]: passwords, TOTP, sessions, API tokens, the principal and its checks
 //! - [`audit`]: the hash-chained audit trail
+//! - [`reading`]: body parts, price tables, reading policies, read requests
+//! - [`outbox`]: side effects (mail) written with their cause, delivered by a worker
 //! - [`settings`]: the typed configuration
 //!
 //! Nothing here knows HTTP.
@@ -16,6 +18,8 @@ pub mod domain;
 pub mod error;
 pub mod index;
 pub mod membership;
+pub mod outbox;
+pub mod reading;
 pub mod serde_util;
 pub mod settings;
 pub mod validation;

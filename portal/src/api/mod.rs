@@ -9,6 +9,7 @@ pub mod error;
 pub mod facilities;
 pub mod me;
 pub mod openapi;
+pub mod requests;
 pub mod studies;
 
 use actix_web::web;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/facilities/{id}/status",
                 web::post().to(facilities::set_status),
             )
+            .configure(requests::routes)
             .route("/studies", web::get().to(studies::list))
             .route("/studies/{id}", web::get().to(studies::get))
             .route("/dicom-nodes", web::get().to(dicom_nodes::list))

@@ -7,6 +7,7 @@ pub mod admin_facilities;
 pub mod admin_users;
 pub mod audit_view;
 pub mod authz;
+pub mod body_parts;
 pub mod csrf;
 pub mod error;
 pub mod facility;
@@ -15,6 +16,9 @@ pub mod facility_services;
 pub mod facility_users;
 pub mod home;
 pub mod page;
+pub mod pricing;
+pub mod request_form;
+pub mod requests;
 pub mod session;
 pub mod signin;
 pub mod stow;
@@ -73,6 +77,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(stow::method_not_allowed)),
         )
         .configure(admin::routes)
+        .configure(pricing::routes)
+        .configure(body_parts::routes)
+        .configure(requests::routes)
         .route("/facility/users", web::get().to(facility_users::list))
         .route("/facility/users", web::post().to(facility_users::create))
         .route(

@@ -40,13 +40,20 @@ pub fn nav_for(p: &Principal, path: &str) -> Vec<NavItem> {
     let mut items: Vec<(&'static str, &'static str)> = vec![("/", "nav.home")];
     if p.is_requester() && p.facility_is_requesting {
         items.push(("/studies", "study.nav"));
+        items.push(("/requests", "nav.requests"));
     }
     if p.is_requester() {
         items.push(("/directory", "nav.directory"));
     }
+    if p.has(Role::Coordinator) && p.facility_is_supporting {
+        items.push(("/pricing", "nav.pricing"));
+        items.push(("/facility/reading-policy", "nav.reading_policy"));
+    }
     if p.has(Role::AssociationAdmin) {
         items.push(("/admin/facilities", "nav.facilities"));
         items.push(("/admin/contracts", "nav.contracts"));
+        items.push(("/admin/pricing", "nav.default_pricing"));
+        items.push(("/admin/body-parts", "nav.body_parts"));
     }
     if p.has(Role::FacilityAdmin) {
         items.push(("/facility/users", "nav.facility_users"));
@@ -82,6 +89,9 @@ const NOTICES: &[&str] = &[
     "flash.signed_out",
     "flash.credentials_reset",
     "flash.session_ended",
+    "flash.request_filed",
+    "flash.request_cancelled",
+    "flash.request_not_cancelled",
 ];
 
 impl Page {

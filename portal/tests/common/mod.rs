@@ -3,6 +3,8 @@
 //! keeps cookies, sends the CSRF token and Origin like a browser, and can sign in with TOTP.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod reading;
+
 use std::net::TcpListener;
 
 use portal::state::AppState;

@@ -4,4 +4,5 @@
 
 pub mod calendar;
 pub mod pricing;
+pub mod requests;
 pub mod routing;

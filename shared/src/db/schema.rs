@@ -152,6 +152,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     patients,
     studies,
     series,
+    body_parts,
+    price_tables,
+    price_items,
+    reading_policies,
+    read_requests,
+    request_prices,
+    request_priors,
+    request_events,
+    request_attachments,
+    outbox,
     instances,
 );
 
@@ -230,3 +240,161 @@ diesel::table! {
 diesel::joinable!(studies -> patients (patient_id));
 diesel::joinable!(series -> studies (study_id));
 diesel::joinable!(instances -> series (series_id));
+
+diesel::table! {
+    body_parts (code) {
+        code -> Text,
+        region -> Text,
+        name_ja -> Text,
+        name_en -> Text,
+        jj1017_code -> Nullable<Text>,
+        sort_order -> Integer,
+        is_active -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    price_tables (id) {
+        id -> BigInt,
+        facility_id -> Nullable<BigInt>,
+        effective_from -> Timestamp,
+        tax_included -> Bool,
+        tax_rate_percent -> Integer,
+        rounding -> Text,
+        after_hours_start -> Text,
+        after_hours_end -> Text,
+        holidays_after_hours -> Bool,
+        note -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    price_items (id) {
+        id -> BigInt,
+        price_table_id -> BigInt,
+        category -> Text,
+        exam -> Text,
+        label -> Text,
+        base_price -> BigInt,
+        covered_body_parts -> Nullable<Integer>,
+        covered_images -> Nullable<Integer>,
+        includes_comparison -> Bool,
+        extra_body_part_price -> BigInt,
+        extra_images_block -> Nullable<Integer>,
+        extra_images_price -> BigInt,
+        emergency_surcharge -> BigInt,
+        after_hours_surcharge -> BigInt,
+        comparison_price -> BigInt,
+    }
+}
+
+diesel::table! {
+    reading_policies (facility_id) {
+        facility_id -> BigInt,
+        accepts_emergency -> Bool,
+        emergency_from -> Text,
+        emergency_until -> Text,
+        routine_cutoff -> Text,
+        routine_days -> Integer,
+        allow_radiologist_choice -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    read_requests (id) {
+        id -> BigInt,
+        requesting_facility_id -> BigInt,
+        supporting_facility_id -> BigInt,
+        radiologist_id -> Nullable<BigInt>,
+        study_id -> BigInt,
+        patient_id -> BigInt,
+        requested_by -> BigInt,
+        status -> Text,
+        urgency -> Text,
+        category -> Text,
+        modality -> Text,
+        exam -> Text,
+        body_parts -> Text,
+        purpose -> Text,
+        purpose_note -> Text,
+        clinical_info -> Text,
+        clinical_note -> Text,
+        contact_phone -> Text,
+        image_count -> BigInt,
+        filed_while_arriving -> Bool,
+        routed_by -> Text,
+        routing_note -> Text,
+        due_at -> Timestamp,
+        requested_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    request_prices (request_id) {
+        request_id -> BigInt,
+        price_table_id -> BigInt,
+        subtotal -> BigInt,
+        tax -> BigInt,
+        total -> BigInt,
+        tax_included -> Bool,
+        quote -> Text,
+    }
+}
+
+diesel::table! {
+    request_priors (request_id, study_id) {
+        request_id -> BigInt,
+        study_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    request_events (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        status -> Text,
+        occurred_at -> Timestamp,
+        user_id -> Nullable<BigInt>,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    request_attachments (id) {
+        id -> BigInt,
+        facility_id -> BigInt,
+        uploaded_by -> BigInt,
+        request_id -> Nullable<BigInt>,
+        file_name -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        storage_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        done_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(price_items -> price_tables (price_table_id));
+diesel::joinable!(request_prices -> read_requests (request_id));
+diesel::joinable!(request_events -> read_requests (request_id));
+diesel::joinable!(read_requests -> studies (study_id));
+diesel::joinable!(read_requests -> patients (patient_id));

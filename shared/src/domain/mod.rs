@@ -36,10 +36,10 @@ mod membership;
 mod reading;
 
 pub use dicom::{AddressAllowList, AeTitle, Modality};
+pub use membership::{
+    EmailList, FacilityKind, FacilityStatus, Password, Phone, Role, UserKind, Username,
+};
 pub use reading::{
     format_yen, BodyRegion, Category, ClinicalInfo, Exam, Purpose, RequestStatus, Rounding,
     TimeOfDay, Urgency, Yen,
-};
-pub use membership::{
-    EmailList, FacilityKind, FacilityStatus, Password, Phone, Role, UserKind, Username,
 };

@@ -223,6 +223,9 @@ pub fn format_yen(v: i64) -> String {
 pub struct TimeOfDay(u16);
 
 impl TimeOfDay {
+    pub const MIDNIGHT: TimeOfDay = TimeOfDay(0);
+    pub const NOON: TimeOfDay = TimeOfDay(12 * 60);
+
     pub fn parse(s: &str) -> Result<TimeOfDay, &'static str> {
         let (h, m) = s.trim().split_once(':').ok_or("err.time_of_day")?;
         let h: u16 = h.parse().map_err(|_| "err.time_of_day")?;

@@ -1,0 +1,11 @@
+DROP TABLE outbox;
+DROP TABLE request_attachments;
+DROP TABLE request_events;
+DROP TABLE request_priors;
+DROP TABLE request_prices;
+DROP TABLE read_requests;
+DROP TABLE reading_policies;
+DROP TABLE price_items;
+DROP TABLE price_tables;
+DROP TABLE body_parts;
+DROP FUNCTION refuse_change();

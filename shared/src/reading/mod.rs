@@ -1,0 +1,7 @@
+//! Reading (読影) on the requesting side: the body-part catalogue, price tables, each
+//! supporting facility's reading policy, and read requests with their price snapshots.
+
+pub mod catalogue;
+pub mod policy;
+pub mod pricing;
+pub mod requests;
