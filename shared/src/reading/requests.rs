@@ -366,11 +366,11 @@ pub fn list(
 }
 
 fn facility_name(c: &mut DbConnection, id: i64) -> Result<String> {
-    Ok(facilities::table
+    facilities::table
         .find(id)
         .select(facilities::name)
         .first(c)
-        .found()?)
+        .found()
 }
 
 fn summary(c: &mut DbConnection, r: ReadRequest) -> Result<RequestSummary> {
