@@ -57,6 +57,10 @@ pub struct DemoArgs {
     /// Seed (if needed) and write demo-accounts.json, then exit without serving.
     #[arg(long)]
     pub seed_only: bool,
+    /// A database other than the data directory's SQLite file (e.g. a PostgreSQL URL, as the
+    /// browser tests use); `ENKAKU_DATABASE__URL` is ignored by the demo.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -40,6 +40,9 @@ pub fn settings(args: &DemoArgs, file: Option<&Path>) -> Result<Settings, shared
     loopback(&args.dicom, "dicom")?;
     let mut env: Vec<(String, String)> = std::env::vars().collect();
     env.retain(|(k, _)| k != "ENKAKU_DATABASE__URL");
+    if let Some(url) = &args.database_url {
+        env.push(("ENKAKU_DATABASE__URL".into(), url.clone()));
+    }
     env.push((
         "ENKAKU_DATA_DIR".into(),
         args.data_dir.display().to_string(),
@@ -345,6 +348,7 @@ pub fn seed(conn: &mut DbConnection, settings: &Settings) -> Result<DemoAccounts
             )?;
         }
     }
+    seed_reading(conn, &ctx, &ids)?;
     let dicom: SocketAddr = settings
         .dicom
         .bind
@@ -362,6 +366,72 @@ pub fn seed(conn: &mut DbConnection, settings: &Settings) -> Result<DemoAccounts
         facilities: out_f,
         users: out_u,
     })
+}
+
+/// Price tables and reading policies: 県立中央病院 keeps the K-MIX R 2022 table (tax
+/// included, after hours 17:30–08:30 and on weekends and holidays) and lets requesters name a
+/// radiologist; 市民総合病院 reads Kagoshima style (3,000 routine / 4,000 emergency, tax
+/// excluded) and takes emergencies around the clock.
+fn seed_reading(conn: &mut DbConnection, ctx: &Ctx, ids: &[i64]) -> Result<(), shared::Error> {
+    use radvision::core::calendar::AfterHours;
+    use radvision::core::pricing;
+    use radvision::core::requests::version_from_rules;
+    use shared::domain::TimeOfDay;
+    use shared::reading::{policy, pricing as tables};
+
+    let facility = |prefix: &str| {
+        PLAN.iter()
+            .position(|p| p.name.starts_with(prefix))
+            .map(|i| ids[i])
+            .ok_or_else(|| shared::Error::Internal(format!("demo plan lacks {prefix}")))
+    };
+    let chuo = facility("県立中央病院")?;
+    let shimin = facility("市民総合病院")?;
+    let time = |s: &str| TimeOfDay::parse(s).map_err(|e| shared::Error::Internal(e.into()));
+    let office_hours = AfterHours {
+        start: time("17:30")?,
+        end: time("08:30")?,
+        weekends_and_holidays: true,
+    };
+    let now = shared::db::now();
+    let (rules, tax) = pricing::kmix_r_2022();
+    let kmix = version_from_rules(&rules, &tax, &office_hours, "K-MIX R 料金表（2022年3月）");
+    tables::create_version(conn, ctx, Some(chuo), now, &kmix)?;
+    let (rules, tax) = pricing::kagoshima_style();
+    let never = AfterHours {
+        start: TimeOfDay::MIDNIGHT,
+        end: TimeOfDay::MIDNIGHT,
+        weekends_and_holidays: false,
+    };
+    let kago = version_from_rules(&rules, &tax, &never, "一般 3,000円・緊急 4,000円（税別）");
+    tables::create_version(conn, ctx, Some(shimin), now, &kago)?;
+    policy::set(
+        conn,
+        ctx,
+        chuo,
+        &policy::PolicyForm {
+            accepts_emergency: true,
+            emergency_from: "08:30".into(),
+            emergency_until: "22:00".into(),
+            routine_cutoff: "12:00".into(),
+            routine_days: "1".into(),
+            allow_radiologist_choice: true,
+        },
+    )?;
+    policy::set(
+        conn,
+        ctx,
+        shimin,
+        &policy::PolicyForm {
+            accepts_emergency: true,
+            emergency_from: "00:00".into(),
+            emergency_until: "00:00".into(),
+            routine_cutoff: "17:00".into(),
+            routine_days: "1".into(),
+            allow_radiologist_choice: false,
+        },
+    )?;
+    Ok(())
 }
 
 /// Migrates, seeds once, writes `demo-accounts.json`, prints the accounts and serves.
