@@ -330,8 +330,15 @@ fn one_live_request_per_study_and_target() {
         .values(&again)
         .execute(&mut c);
     assert!(raw.is_err());
-    // Once cancelled, the study may be requested again.
+    // The supporting facility sees it while live; once cancelled, no longer (the clinic
+    // still does), and the study may be requested again.
+    assert!(store::visible(&mut c, w.hospital, id).is_ok());
     store::cancel(&mut c, &ctx, w.clinic, id, "mistake").unwrap();
+    assert!(matches!(
+        store::visible(&mut c, w.hospital, id),
+        Err(shared::Error::NotFound)
+    ));
+    assert!(store::visible(&mut c, w.clinic, id).is_ok());
     db::write_tx(&mut c, |c| {
         store::insert(
             c,

@@ -333,8 +333,21 @@ pub fn validate(
     now: NaiveDateTime,
 ) -> Result<Draft> {
     let mut e = FieldErrors::new();
-    let urgency = e.take("urgency", Urgency::parse(form.urgency.trim()));
-    let category = e.take("category", Category::parse(form.category.trim()));
+    let required = |v: &str| -> Result<(), &'static str> {
+        if v.trim().is_empty() {
+            Err("err.required")
+        } else {
+            Ok(())
+        }
+    };
+    let urgency = e.take(
+        "urgency",
+        required(&form.urgency).and_then(|_| Urgency::parse(form.urgency.trim())),
+    );
+    let category = e.take(
+        "category",
+        required(&form.category).and_then(|_| Category::parse(form.category.trim())),
+    );
     let modality = match Modality::parse(&form.modality) {
         Ok(m) if ctx.modalities.contains(&m) => Some(m),
         _ => {
@@ -357,7 +370,10 @@ pub fn validate(
         .iter()
         .filter_map(|code| all_parts.iter().find(|b| &b.code == code).cloned())
         .collect();
-    let purpose = e.take("purpose", Purpose::parse(form.purpose.trim()));
+    let purpose = e.take(
+        "purpose",
+        required(&form.purpose).and_then(|_| Purpose::parse(form.purpose.trim())),
+    );
     let purpose_note = e.take(
         "purpose_note",
         validation::optional_multiline(&form.purpose_note, 500),
@@ -370,7 +386,12 @@ pub fn validate(
         "clinical_note",
         validation::optional_multiline(&form.clinical_note, 2000),
     );
-    let contact_phone = e.take("contact_phone", Phone::parse(&form.contact_phone));
+    let contact_phone = if form.contact_phone.trim().is_empty() {
+        e.add("contact_phone", "err.required");
+        None
+    } else {
+        e.take("contact_phone", Phone::parse(&form.contact_phone))
+    };
     // Priors: studies of the same patient at this clinic, nothing else.
     let mut priors = Vec::new();
     for raw in form.priors.iter().filter(|p| !p.trim().is_empty()) {

@@ -423,7 +423,8 @@ impl Serialize for Side {
 }
 
 /// The request if `facility_id` may see it (it filed it, or it is the supporting facility
-/// named on it), else `NotFound` — the one visibility rule for requests.
+/// named on it and the request is live or reported), else `NotFound` — the one visibility
+/// rule for requests.
 pub fn visible(c: &mut DbConnection, facility_id: i64, id: i64) -> Result<(ReadRequest, Side)> {
     let r: ReadRequest = read_requests::table
         .find(id)
@@ -432,7 +433,9 @@ pub fn visible(c: &mut DbConnection, facility_id: i64, id: i64) -> Result<(ReadR
         .found()?;
     if r.requesting_facility_id == facility_id {
         Ok((r, Side::Requesting))
-    } else if r.supporting_facility_id == facility_id {
+    } else if r.supporting_facility_id == facility_id && r.status() != RequestStatus::Cancelled {
+        // The supporting facility sees a request while it is live or reported; a cancelled
+        // one is no longer its business.
         Ok((r, Side::Supporting))
     } else {
         Err(Error::NotFound)
@@ -515,13 +518,13 @@ pub fn cancel(
     id: i64,
     reason: &str,
 ) -> Result<ReadRequest> {
-    let reason = crate::validation::optional_text(reason, 200)
-        .map_err(|m| crate::validation::FieldErrors::single("reason", m))?;
     db::write_tx(conn, |c| {
         let (r, side) = visible(c, requesting_facility_id, id)?;
         if side != Side::Requesting {
             return Err(Error::NotFound);
         }
+        let reason = crate::validation::optional_text(reason, 200)
+            .map_err(|m| crate::validation::FieldErrors::single("reason", m))?;
         if !r.status().can_cancel() {
             return Err(Error::Conflict("request.err_cannot_cancel"));
         }
