@@ -440,6 +440,7 @@ pub async fn show(state: web::Data<AppState>, me: SignedIn, path: web::Path<i64>
 
 const STUDIES_JS: &str = include_str!("../../../templates/static/studies.js");
 const UPLOAD_JS: &str = include_str!("../../../templates/static/upload.js");
+const REQUEST_JS: &str = include_str!("../../../templates/static/request.js");
 const STUDIES_CSS: &str = include_str!("../../../templates/studies/studies.css");
 const REQUESTS_CSS: &str = include_str!("../../../templates/requests/requests.css");
 
@@ -448,6 +449,7 @@ pub async fn static_file(path: web::Path<String>) -> HttpResponse {
     let (body, ct) = match path.as_str() {
         "studies.js" => (STUDIES_JS, "text/javascript; charset=utf-8"),
         "upload.js" => (UPLOAD_JS, "text/javascript; charset=utf-8"),
+        "request.js" => (REQUEST_JS, "text/javascript; charset=utf-8"),
         "studies.css" => (STUDIES_CSS, "text/css; charset=utf-8"),
         "requests.css" => (REQUESTS_CSS, "text/css; charset=utf-8"),
         _ => return WebError::NotFound.error_response(),

@@ -348,6 +348,25 @@ step('4. emergency: 料金を再計算 shows 4,400 at 市民総合病院; back t
   assert.ok(byName(list, CHUO), '県立中央病院 is back for a routine read');
 });
 
+step('4b. without the button: the page script re-prices the dropdown as choices change', async () => {
+  const quoted = () => page.waitForResponse((r) => r.url().endsWith('/api/v1/requests/quote') && r.status() === 200);
+  let done = quoted();
+  await page.check('[data-testid="urgency-emergency"]');
+  await done;
+  await page.waitForFunction(() => [...document.querySelectorAll('#supporting_facility_id option')]
+    .some((o) => o.textContent.startsWith('市民総合病院 — 4,400円')));
+  let list = await targets();
+  assert.equal(byName(list, SHIMIN)?.total, '4,400', `options: ${JSON.stringify(list)}`);
+  done = quoted();
+  await page.check('[data-testid="urgency-routine"]');
+  await done;
+  await page.waitForFunction(() => [...document.querySelectorAll('#supporting_facility_id option')]
+    .some((o) => o.textContent.startsWith('市民総合病院 — 3,300円')));
+  list = await targets();
+  assert.equal(byName(list, SHIMIN)?.total, '3,300');
+  assert.ok(byName(list, CHUO), '県立中央病院 is offered for a routine read');
+});
+
 step('5. files a routine request to 県立中央病院 through the confirmation', async () => {
   const chuoId = demo.facility(CHUO).id;
   await fillRequest({ targetId: chuoId, purpose: 'diagnosis', clinicalInfo: 'pneumonia', note: '発熱・咳嗽 1週間。肺炎疑い。' });
