@@ -139,10 +139,15 @@ pub struct QuoteBasis {
 
 /// The rules of one price-table row, for the engine.
 pub fn rule_of(i: &PriceItem) -> Option<PriceRule> {
+    rule_of_new(&tables::NewPriceItem::from(i))
+}
+
+/// The rules of a row not saved yet (the editor's preview).
+pub fn rule_of_new(i: &tables::NewPriceItem) -> Option<PriceRule> {
     let count = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
     Some(PriceRule {
-        category: i.category()?,
-        exam: i.exam()?,
+        category: Category::parse(&i.category).ok()?,
+        exam: Exam::parse(&i.exam).ok()?,
         label: i.label.clone(),
         base_price: i.base_price,
         covered_body_parts: count(i.covered_body_parts),
@@ -155,6 +160,15 @@ pub fn rule_of(i: &PriceItem) -> Option<PriceRule> {
         after_hours_surcharge: i.after_hours_surcharge,
         comparison_price: i.comparison_price,
     })
+}
+
+/// The tax rule of a version not saved yet.
+pub fn tax_of_new(v: &tables::NewPriceVersion) -> TaxRule {
+    TaxRule {
+        included: v.tax_included,
+        rate_percent: u32::try_from(v.tax_rate_percent).unwrap_or(0),
+        rounding: v.rounding,
+    }
 }
 
 pub fn tax_of(t: &PriceTable) -> TaxRule {

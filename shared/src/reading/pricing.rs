@@ -143,6 +143,27 @@ pub struct NewPriceItem {
     pub comparison_price: i64,
 }
 
+impl From<&PriceItem> for NewPriceItem {
+    /// A stored row as the values of a new one (the editor starts from the table in force).
+    fn from(i: &PriceItem) -> NewPriceItem {
+        NewPriceItem {
+            category: i.category.clone(),
+            exam: i.exam.clone(),
+            label: i.label.clone(),
+            base_price: i.base_price,
+            covered_body_parts: i.covered_body_parts,
+            covered_images: i.covered_images,
+            includes_comparison: i.includes_comparison,
+            extra_body_part_price: i.extra_body_part_price,
+            extra_images_block: i.extra_images_block,
+            extra_images_price: i.extra_images_price,
+            emergency_surcharge: i.emergency_surcharge,
+            after_hours_surcharge: i.after_hours_surcharge,
+            comparison_price: i.comparison_price,
+        }
+    }
+}
+
 /// A validated new version (without its owner and start, given when it is created).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPriceVersion {
