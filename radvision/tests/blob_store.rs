@@ -145,6 +145,29 @@ async fn suite(store: SharedStore) {
     assert_eq!(store.put(a.clone()).await.unwrap(), sa);
     assert_eq!(store.get(&sa.key).await.unwrap(), a);
 
+    // Streamed writes: chunks of any size give the same blob as one put; an existing
+    // content is not duplicated; a writer dropped before `finish` leaves nothing.
+    let d = content(4, 3 * 1024 * 1024 + 17);
+    let mut w = store.writer().unwrap();
+    for chunk in d.chunks(16 * 1024 - 6) {
+        w.write(chunk).unwrap();
+    }
+    let sd = w.finish().await.unwrap();
+    check_stored(&sd, &d);
+    assert_eq!(store.get(&sd.key).await.unwrap(), d);
+    assert_eq!(store.put(d.clone()).await.unwrap(), sd);
+    let mut w = store.writer().unwrap();
+    w.write(&b[..100]).unwrap();
+    w.write(&b[100..]).unwrap();
+    assert_eq!(w.finish().await.unwrap(), sb, "already stored: same key");
+    let mut w = store.writer().unwrap();
+    w.write(b"abandoned half way").unwrap();
+    drop(w);
+    assert_eq!(
+        listed(&store).await,
+        key_set([&sa.key, &sb.key, &se.key, &sbig.key, &sc.key, &sd.key])
+    );
+
     // Nothing was left half-written.
     assert_eq!(store.sweep_temporary().await.unwrap(), 0);
 }
@@ -176,8 +199,8 @@ async fn fs_suite() {
     let store = FsStore::new(dir.path().join("blobs")).unwrap();
     suite(Arc::new(store.clone())).await;
     assert!(files_under(&store.tmp_dir()).is_empty());
-    // Five blobs, one file each, nothing else.
-    assert_eq!(files_under(&dir.path().join("blobs")).len(), 5);
+    // Six blobs, one file each, nothing else (no temporary file of the abandoned writer).
+    assert_eq!(files_under(&dir.path().join("blobs")).len(), 6);
 }
 
 #[tokio::test]

@@ -37,6 +37,25 @@ pub fn wrap_dataset(
     transfer_syntax_uid: &str,
     dataset: &[u8],
 ) -> Vec<u8> {
+    let mut out = file_header(
+        sop_class_uid,
+        sop_instance_uid,
+        transfer_syntax_uid,
+        dataset.len(),
+    );
+    out.extend_from_slice(dataset);
+    out
+}
+
+/// The bytes of a Part 10 file before its data set (preamble, `DICM`, file meta group), in a
+/// vector with room for `dataset_capacity` more bytes. The DICOM listener writes these as
+/// soon as the C-STORE command arrives, then the data set as it comes.
+pub fn file_header(
+    sop_class_uid: &str,
+    sop_instance_uid: &str,
+    transfer_syntax_uid: &str,
+    dataset_capacity: usize,
+) -> Vec<u8> {
     let trim = |s: &str| -> Vec<u8> {
         s.trim_matches(|c: char| c == '\0' || c == ' ')
             .bytes()
@@ -63,7 +82,7 @@ pub fn wrap_dataset(
         b' ',
     );
 
-    let mut out = Vec::with_capacity(132 + 12 + group.len() + dataset.len());
+    let mut out = Vec::with_capacity(132 + 12 + group.len() + dataset_capacity);
     out.extend_from_slice(&[0u8; 128]);
     out.extend_from_slice(b"DICM");
     out.extend_from_slice(&0x0002u16.to_le_bytes());
@@ -72,7 +91,6 @@ pub fn wrap_dataset(
     out.extend_from_slice(&4u16.to_le_bytes());
     out.extend_from_slice(&(group.len() as u32).to_le_bytes());
     out.extend_from_slice(&group);
-    out.extend_from_slice(dataset);
     out
 }
 

@@ -9,9 +9,9 @@ use shared::db::DbPool;
 use shared::index::{self, NewInstance, Recorded};
 use shared::settings::IngestSettings;
 
-use crate::ingest::model::Reject;
+use crate::ingest::model::{ParsedInstance, Reject};
 use crate::ingest::parse::{parse_instance, Limits};
-use crate::store::SharedStore;
+use crate::store::{BlobWriter, SharedStore, StoreError, StoredBlob};
 
 /// How an instance reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,11 @@ pub struct Ingestor {
     max_study_bytes: i64,
 }
 
+fn store_unavailable(e: StoreError) -> IngestError {
+    tracing::error!(error = %e, "blob store unavailable");
+    IngestError::Unavailable(e.to_string())
+}
+
 impl Ingestor {
     pub fn new(pool: DbPool, store: SharedStore, s: &IngestSettings) -> Ingestor {
         let limits = Limits {
@@ -130,14 +135,27 @@ impl Ingestor {
         }
     }
 
-    /// Ingests one DICOM Part 10 instance for `src.facility_id`.
-    pub async fn ingest(&self, src: &Source, data: Bytes) -> Result<Stored, IngestError> {
-        if data.len() as u64 > self.limits.max_instance_bytes {
+    /// Refuses an instance over the size limit (audited).
+    async fn check_size(&self, src: &Source, len: usize) -> Result<(), IngestError> {
+        if len as u64 > self.limits.max_instance_bytes {
             let r = Reject::TooLarge(self.limits.max_instance_bytes);
             tracing::warn!(via = src.channel.as_str(), reason = %r, "instance refused");
             self.audit_refusal(src, r.to_string()).await;
             return Err(IngestError::Rejected(r));
         }
+        Ok(())
+    }
+
+    /// Logs and audits a refusal by the parser.
+    async fn refused(&self, src: &Source, r: Reject) -> IngestError {
+        tracing::warn!(via = src.channel.as_str(), reason = %r, "instance refused");
+        self.audit_refusal(src, r.to_string()).await;
+        IngestError::Rejected(r)
+    }
+
+    /// Ingests one DICOM Part 10 instance for `src.facility_id`.
+    pub async fn ingest(&self, src: &Source, data: Bytes) -> Result<Stored, IngestError> {
+        self.check_size(src, data.len()).await?;
         let limits = self.limits.clone();
         let parse_input = data.clone();
         let parsed = tokio::task::spawn_blocking(move || parse_instance(&parse_input, &limits))
@@ -145,18 +163,46 @@ impl Ingestor {
             .map_err(|e| IngestError::Unavailable(format!("parser task: {e}")))?;
         let p = match parsed {
             Ok(v) => v,
-            Err(r) => {
-                tracing::warn!(via = src.channel.as_str(), reason = %r, "instance refused");
-                self.audit_refusal(src, r.to_string()).await;
-                return Err(IngestError::Rejected(r));
-            }
+            Err(r) => return Err(self.refused(src, r).await),
         };
         // Durable blob first, then the index: an index row never points at a missing blob.
         // The store computes the SHA-256 (the content address) once.
-        let blob = self.store.put(data).await.map_err(|e| {
-            tracing::error!(error = %e, "blob store unavailable");
-            IngestError::Unavailable(e.to_string())
-        })?;
+        let blob = self.store.put(data).await.map_err(store_unavailable)?;
+        self.record(src, &p, blob).await
+    }
+
+    /// Ingests an instance whose bytes were also streamed into `writer` as they arrived
+    /// (the DICOM listener: hashing and writing overlap with the network). `data` is the
+    /// same Part 10 file, for parsing; the parse is a bounded walk over the header (a few
+    /// microseconds), so it runs here. A refused instance's writer is dropped, which
+    /// discards its temporary file.
+    pub async fn ingest_streamed(
+        &self,
+        src: &Source,
+        data: Bytes,
+        writer: Box<dyn BlobWriter>,
+    ) -> Result<Stored, IngestError> {
+        self.check_size(src, data.len()).await?;
+        let p = match parse_instance(&data, &self.limits) {
+            Ok(v) => v,
+            Err(r) => {
+                drop(writer);
+                return Err(self.refused(src, r).await);
+            }
+        };
+        drop(data);
+        let blob = writer.finish().await.map_err(store_unavailable)?;
+        self.record(src, &p, blob).await
+    }
+
+    /// Indexes a parsed instance whose blob is durable (one transaction with its audit
+    /// event); answers what the sender is told.
+    async fn record(
+        &self,
+        src: &Source,
+        p: &ParsedInstance,
+        blob: StoredBlob,
+    ) -> Result<Stored, IngestError> {
         let n = NewInstance {
             facility_id: src.facility_id,
             patient_key: p.patient_id.clone(),

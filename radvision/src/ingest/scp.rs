@@ -32,6 +32,7 @@ use tokio::sync::Semaphore;
 
 use crate::ingest::parse::{SOP_CLASSES, TRANSFER_SYNTAXES};
 use crate::ingest::pipeline::{Channel, Ingestor, Source, Stored};
+use crate::store::BlobWriter;
 
 use self::dimse::Command;
 
@@ -55,6 +56,9 @@ const ASSOCIATE_TIMEOUT: Duration = Duration::from_secs(15);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Largest command set accepted (they are a few hundred bytes).
 const MAX_COMMAND_BYTES: usize = 64 * 1024;
+/// Room reserved up front for an incoming data set (a 512×512 CT slice is ~526 KB); the
+/// buffer grows beyond it as needed, up to the instance limit.
+const EXPECTED_DATA_SET_BYTES: usize = 600 * 1024;
 
 /// Accepts associations until the task is aborted.
 pub async fn serve(listener: tokio::net::TcpListener, ctx: Arc<ScpContext>) {
@@ -368,13 +372,17 @@ struct Counts {
 struct Pending {
     pc_id: u8,
     cmd: Command,
+    /// The Part 10 file being received: its file meta header (made from the command), then
+    /// the data set's fragments as they arrive (kept for the parser).
     data: Vec<u8>,
+    /// The same bytes streamed into the blob store as they arrive (hashing and writing
+    /// overlap with the network); `None` once refused or failed.
+    writer: Option<Box<dyn BlobWriter>>,
     /// Set when the data set outgrew the limit: the rest is read and dropped, then the
     /// request is answered with a failure.
     overflow: bool,
-    /// The transfer syntax negotiated for the presentation context.
-    ts: String,
-    /// Set when the request cannot be served (e.g. wrong SOP class): status to answer.
+    /// Set when the request cannot be served (e.g. wrong SOP class, storage failing):
+    /// status to answer.
     refuse: Option<u16>,
 }
 
@@ -472,8 +480,17 @@ impl Session<'_> {
                             if p.data.len().saturating_add(data.len()) > max_bytes {
                                 p.overflow = true;
                                 p.data = Vec::new();
+                                p.writer = None;
                             } else {
                                 p.data.extend_from_slice(&data);
+                                if let Some(w) = p.writer.as_mut() {
+                                    if let Err(e) = w.write(&data) {
+                                        tracing::error!(error = %e, "blob store unavailable");
+                                        p.writer = None;
+                                        p.data = Vec::new();
+                                        p.refuse = Some(dimse::STATUS_OUT_OF_RESOURCES);
+                                    }
+                                }
                             }
                         }
                         if is_last {
@@ -526,14 +543,36 @@ impl Session<'_> {
                 } else {
                     None
                 };
-                Ok(Some(Pending {
+                let mut pending = Pending {
                     pc_id,
-                    cmd,
                     data: Vec::new(),
+                    writer: None,
                     overflow: false,
-                    ts: pc.transfer_syntax.clone(),
                     refuse,
-                }))
+                    cmd,
+                };
+                if pending.refuse.is_none() {
+                    pending.data = crate::ingest::part10::file_header(
+                        &pending.cmd.affected_sop_class,
+                        &pending.cmd.affected_sop_instance,
+                        &pc.transfer_syntax,
+                        EXPECTED_DATA_SET_BYTES,
+                    );
+                    match self.ctx.ingestor.store().writer() {
+                        Ok(mut w) => match w.write(&pending.data) {
+                            Ok(()) => pending.writer = Some(w),
+                            Err(e) => {
+                                tracing::error!(error = %e, "blob store unavailable");
+                                pending.refuse = Some(dimse::STATUS_OUT_OF_RESOURCES);
+                            }
+                        },
+                        Err(e) => {
+                            tracing::error!(error = %e, "blob store unavailable");
+                            pending.refuse = Some(dimse::STATUS_OUT_OF_RESOURCES);
+                        }
+                    }
+                }
+                Ok(Some(pending))
             }
             dimse::C_CANCEL_RQ => Ok(None),
             other => {
@@ -568,15 +607,14 @@ impl Session<'_> {
             }));
             audit_event(self.ctx, self.src.ctx.clone(), ev).await;
             dimse::STATUS_OUT_OF_RESOURCES
-        } else {
-            let file = crate::ingest::part10::wrap_dataset(
-                &p.cmd.affected_sop_class,
-                &p.cmd.affected_sop_instance,
-                &p.ts,
-                &p.data,
-            );
-            drop(p.data);
-            match self.ctx.ingestor.ingest(&self.src, Bytes::from(file)).await {
+        } else if let Some(writer) = p.writer {
+            let file = Bytes::from(p.data);
+            match self
+                .ctx
+                .ingestor
+                .ingest_streamed(&self.src, file, writer)
+                .await
+            {
                 Ok(Stored::New { .. }) => {
                     self.counts.stored += 1;
                     dimse::STATUS_SUCCESS
@@ -587,6 +625,8 @@ impl Session<'_> {
                 }
                 Err(e) => e.dicom_status(),
             }
+        } else {
+            dimse::STATUS_OUT_OF_RESOURCES
         };
         if status != dimse::STATUS_SUCCESS {
             self.counts.failed += 1;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::{BlobKey, BlobStore, StoreError, StoredBlob};
+use super::{BlobKey, BlobStore, BlobWriter, StoreError, StoredBlob};
 
 const BLOBS_DIR: &str = "sha256";
 const TMP_DIR: &str = "tmp";
@@ -146,25 +146,39 @@ fn put_blocking(root: &Path, data: &[u8]) -> Result<StoredBlob, StoreError> {
         }
     }
 
-    let tmp_dir = root.join(TMP_DIR);
-    let tmp_path = tmp_dir.join(format!("{:032x}.tmp", rand::random::<u128>()));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp_path)
-        .map_err(|e| io_error("create", &tmp_path, &e))?;
-    // From here on the guard removes the temporary file on every error path.
-    let mut tmp = TempFile {
-        path: tmp_path,
-        keep: false,
-    };
+    let (mut file, mut tmp) = create_temp(root)?;
     file.write_all(data)
         .map_err(|e| io_error("write", &tmp.path, &e))?;
     file.sync_all()
         .map_err(|e| io_error("fsync", &tmp.path, &e))?;
     drop(file);
+    publish(root, &mut tmp, &dest)?;
+    Ok(stored)
+}
 
+/// A new, randomly named file in `tmp/` (never a name taken from the input), removed on
+/// drop unless it is published.
+fn create_temp(root: &Path) -> Result<(File, TempFile), StoreError> {
+    let tmp_path = root
+        .join(TMP_DIR)
+        .join(format!("{:032x}.tmp", rand::random::<u128>()));
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp_path)
+        .map_err(|e| io_error("create", &tmp_path, &e))?;
+    Ok((
+        file,
+        TempFile {
+            path: tmp_path,
+            keep: false,
+        },
+    ))
+}
+
+/// Renames a durable temporary file into place and makes the new directory entry durable.
+fn publish(root: &Path, tmp: &mut TempFile, dest: &Path) -> Result<(), StoreError> {
     // The fan-out directories; new directory entries are made durable too.
     let leaf = dest
         .parent()
@@ -174,11 +188,70 @@ fn put_blocking(root: &Path, data: &[u8]) -> Result<StoredBlob, StoreError> {
         fs::create_dir_all(leaf).map_err(|e| io_error("create", leaf, &e))?;
         fsync_dir(&root.join(BLOBS_DIR))?;
     }
-
-    fs::rename(&tmp.path, &dest).map_err(|e| io_error("rename into", &dest, &e))?;
+    fs::rename(&tmp.path, dest).map_err(|e| io_error("rename into", dest, &e))?;
     tmp.keep = true;
-    fsync_dir(leaf)?;
-    Ok(stored)
+    fsync_dir(leaf)
+}
+
+/// How much a streamed write buffers before a `write` system call.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// A streamed write: each chunk is hashed and written to the temporary file as it comes;
+/// `finish` flushes, `fdatasync`s, and publishes under the content's name (or drops the
+/// copy when that content is already stored).
+struct FsWriter {
+    root: PathBuf,
+    file: io::BufWriter<File>,
+    tmp: TempFile,
+    hasher: Sha256,
+    size: u64,
+}
+
+#[async_trait::async_trait]
+impl BlobWriter for FsWriter {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        self.hasher.update(chunk);
+        self.size += chunk.len() as u64;
+        self.file
+            .write_all(chunk)
+            .map_err(|e| io_error("write", &self.tmp.path, &e))
+    }
+
+    async fn finish(self: Box<Self>) -> Result<StoredBlob, StoreError> {
+        let FsWriter {
+            root,
+            file,
+            mut tmp,
+            hasher,
+            size,
+        } = *self;
+        blocking(move || {
+            let hex = hex::encode(hasher.finalize());
+            let key = BlobKey::for_sha256(&hex)
+                .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
+            let stored = StoredBlob {
+                key,
+                sha256: hex.clone(),
+                size,
+            };
+            let dest = blob_path(&root, &hex);
+            let file = file
+                .into_inner()
+                .map_err(|e| io_error("write", &tmp.path, e.error()))?;
+            if let Ok(meta) = fs::metadata(&dest) {
+                if meta.is_file() && meta.len() == size {
+                    // Already stored: the temporary copy goes (TempFile's drop).
+                    return Ok(stored);
+                }
+            }
+            file.sync_data()
+                .map_err(|e| io_error("fsync", &tmp.path, &e))?;
+            drop(file);
+            publish(&root, &mut tmp, &dest)?;
+            Ok(stored)
+        })
+        .await
+    }
 }
 
 fn get_blocking(path: &Path, key: &BlobKey) -> Result<Bytes, StoreError> {
@@ -273,6 +346,17 @@ fn sweep_blocking(tmp_dir: &Path) -> Result<u64, StoreError> {
 
 #[async_trait::async_trait]
 impl BlobStore for FsStore {
+    fn writer(&self) -> Result<Box<dyn BlobWriter>, StoreError> {
+        let (file, tmp) = create_temp(&self.root)?;
+        Ok(Box::new(FsWriter {
+            root: self.root.clone(),
+            file: io::BufWriter::with_capacity(WRITE_BUFFER, file),
+            tmp,
+            hasher: Sha256::new(),
+            size: 0,
+        }))
+    }
+
     async fn put(&self, data: Bytes) -> Result<StoredBlob, StoreError> {
         let root = self.root.clone();
         blocking(move || put_blocking(&root, &data)).await

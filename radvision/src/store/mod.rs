@@ -66,9 +66,23 @@ pub enum StoreError {
     Config(String),
 }
 
+/// A blob written piece by piece, as its bytes arrive (the DICOM listener feeds it each PDU,
+/// so hashing and writing overlap with the network). Dropping a writer without
+/// [`finish`](BlobWriter::finish) discards what was written.
+#[async_trait::async_trait]
+pub trait BlobWriter: Send {
+    /// Appends bytes. Bounded work per call: hashing the chunk and a buffered write.
+    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError>;
+    /// Makes the blob durable (as [`BlobStore::put`] does) and returns its key.
+    async fn finish(self: Box<Self>) -> Result<StoredBlob, StoreError>;
+}
+
 /// A content-addressed store of immutable blobs.
 #[async_trait::async_trait]
 pub trait BlobStore: Send + Sync + 'static {
+    /// Starts a streamed write (see [`BlobWriter`]); the result is the same as `put` of the
+    /// concatenated chunks.
+    fn writer(&self) -> Result<Box<dyn BlobWriter>, StoreError>;
     /// Stores `data` durably and returns only once it is durable (filesystem: written to a
     /// temporary file, fsynced, renamed, directory fsynced). Storing the same content twice
     /// is harmless and returns the same key.

@@ -22,7 +22,7 @@ use object_store::{BackoffConfig, ClientOptions, ObjectStore, PutPayload, RetryC
 use sha2::{Digest, Sha256};
 use shared::settings::StorageSettings;
 
-use super::{BlobKey, BlobStore, StoreError, StoredBlob};
+use super::{BlobKey, BlobStore, BlobWriter, StoreError, StoredBlob};
 
 /// Blobs in one bucket of an S3-compatible object store.
 #[derive(Debug, Clone)]
@@ -140,6 +140,13 @@ fn map_err(op: &str, e: object_store::Error) -> StoreError {
 
 #[async_trait::async_trait]
 impl BlobStore for S3Store {
+    fn writer(&self) -> Result<Box<dyn BlobWriter>, StoreError> {
+        Ok(Box::new(S3Writer {
+            store: self.clone(),
+            buf: Vec::new(),
+        }))
+    }
+
     async fn put(&self, data: Bytes) -> Result<StoredBlob, StoreError> {
         let size = data.len() as u64;
         let hex = {
@@ -224,5 +231,25 @@ impl BlobStore for S3Store {
     /// Nothing to sweep: blobs are written with single atomic PUTs (see the module docs).
     async fn sweep_temporary(&self) -> Result<u64, StoreError> {
         Ok(0)
+    }
+}
+
+/// S3 objects are written with one PUT (visible only once complete), so a streamed blob is
+/// collected in memory — bounded by the ingest limit per instance — and put at the end.
+struct S3Writer {
+    store: S3Store,
+    buf: Vec<u8>,
+}
+
+#[async_trait::async_trait]
+impl BlobWriter for S3Writer {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        self.buf.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<StoredBlob, StoreError> {
+        let S3Writer { store, buf } = *self;
+        store.put(Bytes::from(buf)).await
     }
 }
