@@ -233,7 +233,7 @@ pub fn study_context(
     let mut modalities = Vec::new();
     for m in d.study.modalities.split(' ').filter(|m| !m.is_empty()) {
         if let Ok(m) = Modality::parse(m) {
-            if !modalities.contains(&m) && m != Modality::OT {
+            if !modalities.contains(&m) {
                 modalities.push(m);
             }
         }
