@@ -169,6 +169,38 @@ pub fn record_instance(
     }
 }
 
+/// Like [`record_instance`], but the transaction commits only once `durable()` says the
+/// instance's blob is durable (it returns `false` if writing it failed: everything is
+/// rolled back and the result is `Unavailable`). The ingest pipeline makes the blob durable
+/// while this does its inserts, so the two overlap and an index row is still never
+/// committed before its blob. `durable` is asked at most once per attempt and must
+/// remember its answer (retries ask again).
+pub fn record_instance_when(
+    conn: &mut DbConnection,
+    ctx: &Ctx,
+    n: &NewInstance,
+    max_study_bytes: i64,
+    durable: &mut dyn FnMut() -> bool,
+) -> Result<Recorded> {
+    let mut attempt = 0;
+    loop {
+        let r = db::write_tx(conn, |c| {
+            let rec = record_once(c, ctx, n, max_study_bytes)?;
+            if durable() {
+                Ok(rec)
+            } else {
+                Err(Error::Unavailable(
+                    "the instance's blob is not durable".into(),
+                ))
+            }
+        });
+        match r {
+            Err(e) if is_unique_violation(&e) && attempt < 5 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
 fn audit_event(
     action: &'static str,
     outcome: Outcome,

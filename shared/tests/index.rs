@@ -340,3 +340,43 @@ fn concurrent_instances_of_one_new_study_count_up_exactly() {
     );
     assert!(audit::verify(&mut c).unwrap().is_intact());
 }
+
+#[test]
+fn an_instance_whose_blob_did_not_become_durable_is_not_indexed() {
+    let (_d, pool, a, _) = setup();
+    let mut c = pool.get().unwrap();
+    let ctx = Ctx::system("t");
+    let n = inst(a, "1.2.9", "1.2.9.1", "1.2.9.1.1", "ab");
+    let before = audit::search(&mut c, &audit::Filter::default(), 0, 100_000)
+        .unwrap()
+        .len();
+    // The blob failed: nothing is committed, not even the audit event.
+    let mut asked = 0;
+    let r = index::record_instance_when(&mut c, &ctx, &n, BIG, &mut || {
+        asked += 1;
+        false
+    });
+    assert!(matches!(r, Err(shared::Error::Unavailable(_))), "{r:?}");
+    assert_eq!(asked, 1);
+    let (found, total) = index::search_studies(
+        &mut c,
+        a,
+        &StudyQuery {
+            limit: 10,
+            ..Default::default()
+        },
+        db::now(),
+        0,
+    )
+    .unwrap();
+    assert!(found.is_empty() && total == 0);
+    assert_eq!(
+        audit::search(&mut c, &audit::Filter::default(), 0, 100_000)
+            .unwrap()
+            .len(),
+        before
+    );
+    // Durable: recorded as usual.
+    let r = index::record_instance_when(&mut c, &ctx, &n, BIG, &mut || true).unwrap();
+    assert!(matches!(r, Recorded::New { .. }));
+}

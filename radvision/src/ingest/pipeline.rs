@@ -191,8 +191,33 @@ impl Ingestor {
             }
         };
         drop(data);
-        let blob = writer.finish().await.map_err(store_unavailable)?;
-        self.record(src, &p, blob).await
+        // The content's name is known now; make it durable while the index rows are
+        // written, and commit them only once it is (an index row never points at a blob
+        // that might not survive a crash).
+        let mut writer = writer;
+        let named = writer.seal().map_err(store_unavailable)?;
+        let n = self.new_instance(src, &p, &named);
+        let (tell, told) = std::sync::mpsc::sync_channel::<bool>(1);
+        let pool = self.pool.clone();
+        let ctx = src.ctx.clone();
+        let max = self.max_study_bytes;
+        let index = tokio::task::spawn_blocking(move || -> Result<Recorded, shared::Error> {
+            let mut c = pool.get()?;
+            let mut answer: Option<bool> = None;
+            let mut durable = || *answer.get_or_insert_with(|| told.recv().unwrap_or(false));
+            index::record_instance_when(&mut c, &ctx, &n, max, &mut durable)
+        });
+        let stored = writer.finish().await;
+        // The index task may have ended early (database down): nobody listens then.
+        let _ = tell.send(stored.is_ok());
+        let recorded = index
+            .await
+            .map_err(|e| IngestError::Unavailable(format!("index task: {e}")))?;
+        let blob = stored.map_err(store_unavailable)?;
+        if blob != named {
+            return Err(IngestError::Unavailable("streamed blob changed".into()));
+        }
+        outcome(recorded)
     }
 
     /// Indexes a parsed instance whose blob is durable (one transaction with its audit
@@ -203,7 +228,22 @@ impl Ingestor {
         p: &ParsedInstance,
         blob: StoredBlob,
     ) -> Result<Stored, IngestError> {
-        let n = NewInstance {
+        let n = self.new_instance(src, p, &blob);
+        let pool = self.pool.clone();
+        let ctx = src.ctx.clone();
+        let max = self.max_study_bytes;
+        let recorded = tokio::task::spawn_blocking(move || -> Result<Recorded, shared::Error> {
+            let mut c = pool.get()?;
+            index::record_instance(&mut c, &ctx, &n, max)
+        })
+        .await
+        .map_err(|e| IngestError::Unavailable(format!("index task: {e}")))?;
+        outcome(recorded)
+    }
+
+    /// The index row of a parsed instance stored as `blob`.
+    fn new_instance(&self, src: &Source, p: &ParsedInstance, blob: &StoredBlob) -> NewInstance {
+        NewInstance {
             facility_id: src.facility_id,
             patient_key: p.patient_id.clone(),
             name_alphabetic: p.patient_name.alphabetic.clone(),
@@ -242,37 +282,6 @@ impl Ingestor {
             sha256: blob.sha256.clone(),
             storage_key: blob.key.as_str().to_owned(),
             received_via: src.channel.as_str(),
-        };
-        let pool = self.pool.clone();
-        let ctx = src.ctx.clone();
-        let max = self.max_study_bytes;
-        let recorded = tokio::task::spawn_blocking(move || -> Result<Recorded, shared::Error> {
-            let mut c = pool.get()?;
-            index::record_instance(&mut c, &ctx, &n, max)
-        })
-        .await
-        .map_err(|e| IngestError::Unavailable(format!("index task: {e}")))?
-        .map_err(|e| {
-            tracing::error!(error = %e, "index unavailable");
-            IngestError::Unavailable(e.to_string())
-        })?;
-        match recorded {
-            Recorded::New {
-                instance_id,
-                study_id,
-            } => Ok(Stored::New {
-                instance_id,
-                study_id,
-            }),
-            Recorded::Duplicate {
-                instance_id,
-                study_id,
-            } => Ok(Stored::Duplicate {
-                instance_id,
-                study_id,
-            }),
-            Recorded::Conflict { .. } => Err(IngestError::Rejected(Reject::Conflict)),
-            Recorded::StudyTooLarge => Err(IngestError::Rejected(Reject::StudyTooLarge)),
         }
     }
 
@@ -317,5 +326,31 @@ impl Ingestor {
             );
         }
         Ok((temps, orphans))
+    }
+}
+
+/// What the sender is told about an indexing result.
+fn outcome(recorded: Result<Recorded, shared::Error>) -> Result<Stored, IngestError> {
+    let recorded = recorded.map_err(|e| {
+        tracing::error!(error = %e, "index unavailable");
+        IngestError::Unavailable(e.to_string())
+    })?;
+    match recorded {
+        Recorded::New {
+            instance_id,
+            study_id,
+        } => Ok(Stored::New {
+            instance_id,
+            study_id,
+        }),
+        Recorded::Duplicate {
+            instance_id,
+            study_id,
+        } => Ok(Stored::Duplicate {
+            instance_id,
+            study_id,
+        }),
+        Recorded::Conflict { .. } => Err(IngestError::Rejected(Reject::Conflict)),
+        Recorded::StudyTooLarge => Err(IngestError::Rejected(Reject::StudyTooLarge)),
     }
 }

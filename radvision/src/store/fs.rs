@@ -205,11 +205,15 @@ struct FsWriter {
     tmp: TempFile,
     hasher: Sha256,
     size: u64,
+    sealed: Option<StoredBlob>,
 }
 
 #[async_trait::async_trait]
 impl BlobWriter for FsWriter {
     fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        if self.sealed.is_some() {
+            return Err(StoreError::Unavailable("write after seal".into()));
+        }
         self.hasher.update(chunk);
         self.size += chunk.len() as u64;
         self.file
@@ -217,24 +221,33 @@ impl BlobWriter for FsWriter {
             .map_err(|e| io_error("write", &self.tmp.path, &e))
     }
 
-    async fn finish(self: Box<Self>) -> Result<StoredBlob, StoreError> {
+    fn seal(&mut self) -> Result<StoredBlob, StoreError> {
+        if let Some(s) = &self.sealed {
+            return Ok(s.clone());
+        }
+        let hex = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let key = BlobKey::for_sha256(&hex)
+            .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
+        let s = StoredBlob {
+            key,
+            sha256: hex,
+            size: self.size,
+        };
+        self.sealed = Some(s.clone());
+        Ok(s)
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<StoredBlob, StoreError> {
+        let stored = self.seal()?;
         let FsWriter {
             root,
             file,
             mut tmp,
-            hasher,
             size,
+            ..
         } = *self;
         blocking(move || {
-            let hex = hex::encode(hasher.finalize());
-            let key = BlobKey::for_sha256(&hex)
-                .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
-            let stored = StoredBlob {
-                key,
-                sha256: hex.clone(),
-                size,
-            };
-            let dest = blob_path(&root, &hex);
+            let dest = blob_path(&root, &stored.sha256);
             let file = file
                 .into_inner()
                 .map_err(|e| io_error("write", &tmp.path, e.error()))?;
@@ -354,6 +367,7 @@ impl BlobStore for FsStore {
             tmp,
             hasher: Sha256::new(),
             size: 0,
+            sealed: None,
         }))
     }
 

@@ -73,7 +73,11 @@ pub enum StoreError {
 pub trait BlobWriter: Send {
     /// Appends bytes. Bounded work per call: hashing the chunk and a buffered write.
     fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError>;
-    /// Makes the blob durable (as [`BlobStore::put`] does) and returns its key.
+    /// Ends the content and names it (the hash is final); nothing is durable yet and later
+    /// `write`s are refused. Calling it again returns the same blob.
+    fn seal(&mut self) -> Result<StoredBlob, StoreError>;
+    /// Makes the blob durable (as [`BlobStore::put`] does) and returns its key (sealing it
+    /// first if needed).
     async fn finish(self: Box<Self>) -> Result<StoredBlob, StoreError>;
 }
 

@@ -144,6 +144,8 @@ impl BlobStore for S3Store {
         Ok(Box::new(S3Writer {
             store: self.clone(),
             buf: Vec::new(),
+            hasher: Sha256::new(),
+            sealed: None,
         }))
     }
 
@@ -239,17 +241,44 @@ impl BlobStore for S3Store {
 struct S3Writer {
     store: S3Store,
     buf: Vec<u8>,
+    hasher: Sha256,
+    sealed: Option<StoredBlob>,
 }
 
 #[async_trait::async_trait]
 impl BlobWriter for S3Writer {
     fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        if self.sealed.is_some() {
+            return Err(StoreError::Unavailable("write after seal".into()));
+        }
+        self.hasher.update(chunk);
         self.buf.extend_from_slice(chunk);
         Ok(())
     }
 
-    async fn finish(self: Box<Self>) -> Result<StoredBlob, StoreError> {
-        let S3Writer { store, buf } = *self;
-        store.put(Bytes::from(buf)).await
+    fn seal(&mut self) -> Result<StoredBlob, StoreError> {
+        if let Some(s) = &self.sealed {
+            return Ok(s.clone());
+        }
+        let hex = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        let key = BlobKey::for_sha256(&hex)
+            .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
+        let s = StoredBlob {
+            key,
+            sha256: hex,
+            size: self.buf.len() as u64,
+        };
+        self.sealed = Some(s.clone());
+        Ok(s)
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<StoredBlob, StoreError> {
+        let sealed = self.seal()?;
+        let S3Writer { store, buf, .. } = *self;
+        let stored = store.put(Bytes::from(buf)).await?;
+        if stored != sealed {
+            return Err(StoreError::Unavailable("streamed content changed".into()));
+        }
+        Ok(stored)
     }
 }
