@@ -593,3 +593,121 @@ async fn other_facilities_and_roles_get_nothing() {
     );
     assert_eq!(request_count(&app), 1);
 }
+
+#[tokio::test]
+async fn a_named_radiologist_and_priors_where_the_facility_allows_it() {
+    let app = spawn_app().await;
+    let n = reading::network(&app);
+    let prior = reading::study(&app, n.clinic, "P-007", "1.2.392.7.1", "CT", 10);
+    let study = reading::study(&app, n.clinic, "P-007", "1.2.392.7.2", "CT", 10);
+    let other_patient = reading::study(&app, n.clinic, "P-008", "1.2.392.7.3", "CT", 10);
+    for s in [prior, study, other_patient] {
+        reading::settle(&app, s);
+    }
+    // K-MIX's hospital lets requesters name a radiologist; the other does not.
+    {
+        let mut conn = app.conn();
+        shared::reading::policy::set(
+            &mut conn,
+            &shared::audit::Ctx::system("test"),
+            n.kmix,
+            &shared::reading::policy::PolicyForm {
+                accepts_emergency: true,
+                emergency_from: "00:00".into(),
+                emergency_until: "00:00".into(),
+                routine_cutoff: "12:00".into(),
+                routine_days: "1".into(),
+                allow_radiologist_choice: true,
+            },
+        )
+        .unwrap();
+    }
+    let mut c = signed_in(&app, &n).await;
+    let form = c.get(&format!("/studies/{study}/request")).await;
+    assert!(form.body.contains("id=\"radiologist_id\""));
+    assert!(form.body.contains("rad.kmix 様"));
+    assert!(
+        !form.body.contains("rad.kago 様"),
+        "the other facility offers no choice"
+    );
+    // The patient's other study is offered as a prior; another patient's is not.
+    assert!(form
+        .body
+        .contains(&format!("name=\"priors\" value=\"{prior}\"")));
+    assert!(!form
+        .body
+        .contains(&format!("name=\"priors\" value=\"{other_patient}\"")));
+
+    let kmix = n.kmix.to_string();
+    let rad = n.kmix_radiologist.id.to_string();
+    let foreign_rad = n.kagoshima_radiologist.id.to_string();
+    let prior_s = prior.to_string();
+    let other_s = other_patient.to_string();
+    // A radiologist of another facility, or another patient's study as a prior: refused.
+    let p = c
+        .post(
+            &format!("/studies/{study}/request"),
+            &with(&[
+                ("supporting_facility_id", &kmix),
+                ("radiologist_id", &foreign_rad),
+                ("priors", &other_s),
+                ("action", "review"),
+            ]),
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("この施設の読影医から選んでください"));
+    assert!(p
+        .body
+        .contains("比較検査はこの患者の当院の検査から選んでください"));
+    // The right ones: the comparison reading is priced (K-MIX: 550 where not included).
+    let (rules, _) = radvision::core::pricing::kmix_r_2022();
+    let ct = rules
+        .iter()
+        .find(|r| {
+            r.exam == shared::domain::Exam::Ct && r.category == shared::domain::Category::Clinical
+        })
+        .unwrap();
+    let expected = ct.base_price + ct.comparison_price;
+    let review = c
+        .post(
+            &format!("/studies/{study}/request"),
+            &with(&[
+                ("supporting_facility_id", &kmix),
+                ("radiologist_id", &rad),
+                ("priors", &prior_s),
+                ("action", "review"),
+            ]),
+        )
+        .await;
+    assert_eq!(review.status, 200, "{}", review.body);
+    assert!(review.body.contains("rad.kmix 様"));
+    assert_eq!(
+        hidden(&review.body, "expected_total"),
+        Some(expected.to_string())
+    );
+    let total = expected.to_string();
+    let p = c
+        .post(
+            &format!("/studies/{study}/request/submit"),
+            &with(&[
+                ("supporting_facility_id", &kmix),
+                ("radiologist_id", &rad),
+                ("priors", &prior_s),
+                ("expected_total", &total),
+            ]),
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let (named, id): (Option<i64>, i64) = read_requests::table
+        .select((read_requests::radiologist_id, read_requests::id))
+        .first(&mut app.conn())
+        .unwrap();
+    assert_eq!(named, Some(n.kmix_radiologist.id));
+    let detail = c.get(&format!("/requests/{id}")).await;
+    assert!(detail.body.contains("比較読影加算"));
+    assert!(
+        detail.body.contains("2026-11-20 CT CT 検査"),
+        "the prior is listed"
+    );
+}
