@@ -1,5 +1,6 @@
 //! `shared`: Enkaku's domain and its persistence, used by both applications.
 //!
+//! - [`access`]: who may see a study (the one relation every image route calls)
 //! - [`domain`]: validated value types (AE titles, roles, modalities, e-mail lists, …)
 //! - [`db`]: the diesel schema, the SQLite/PostgreSQL connection, migrations
 //! - [`membership`]: facilities, users, contracts, DICOM nodes
@@ -11,6 +12,7 @@
 //!
 //! Nothing here knows HTTP.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod db;
