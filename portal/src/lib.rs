@@ -136,6 +136,7 @@ pub fn build_with(
         App::new()
             .app_data(data.clone())
             .app_data(aweb::FormConfig::default().limit(web::csrf::FORM_LIMIT))
+            .app_data(aweb::PathConfig::default().error_handler(web::authz::path_error))
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))

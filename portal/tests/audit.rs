@@ -83,3 +83,79 @@ async fn verify_audit_reports_a_row_changed_by_hand() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("seq 2: hash does not match"), "{out}");
 }
+
+/// Waits (briefly) for an audit event written just after a response.
+async fn eventually(app: &TestApp, action: &str, outcome: &str, at_least: usize) -> usize {
+    for _ in 0..50 {
+        let n = app.audit_count(action, outcome);
+        if n >= at_least {
+            return n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.audit_count(action, outcome)
+}
+
+#[tokio::test]
+async fn malformed_ids_in_paths_are_404_and_audited_with_the_caller() {
+    let app = spawn_app().await;
+    let clinic = app.facility("さぬき内科", "clinic", true, false);
+    let dr = app.user(clinic, "dr.sanuki", &["physician"]);
+    let mut c = app.client();
+    c.sign_in(&dr).await;
+    for (i, path) in [
+        "/studies/abc",
+        "/requests/1%20OR%201=1",
+        "/studies/12x/request",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = c.get(path).await;
+        assert_eq!(p.status, 404, "{path}");
+        let n = eventually(&app, "request.path_invalid", "denied", i + 1).await;
+        assert_eq!(n, i + 1, "{path}");
+    }
+    assert_eq!(
+        eventually(&app, "request.path_invalid", "denied", 3).await,
+        3
+    );
+    let events = shared::audit::search(
+        &mut app.conn(),
+        &shared::audit::Filter {
+            action: Some("request.path_invalid".into()),
+            ..Default::default()
+        },
+        0,
+        10,
+    )
+    .unwrap();
+    assert!(
+        events.iter().all(|e| e.user_id == Some(dr.id)),
+        "{events:?}"
+    );
+
+    // The API answers JSON and records the token's owner.
+    let token = shared::auth::tokens::issue(
+        &mut app.conn(),
+        &shared::audit::Ctx::system("test"),
+        dr.id,
+        "t",
+        "30",
+        365,
+    )
+    .unwrap()
+    .0;
+    let (status, body) = c
+        .api_get("/api/v1/studies/not-a-number", Some(&token))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "not_found");
+    assert!(app.audit_count("study.view", "denied") >= 1);
+    let (status, body) = c
+        .api_get("/api/v1/requests/not-a-number", Some(&token))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "not_found");
+    assert!(app.audit_count("request.view", "denied") >= 1);
+}

@@ -679,3 +679,40 @@ async fn the_reading_policy_saves_and_validates() {
     assert_eq!(dr.get("/facility/reading-policy").await.status, 404);
     assert_eq!(app.audit_count("reading_policy.view", "denied"), 1);
 }
+
+#[tokio::test]
+async fn the_directory_table_follows_the_contract_by_the_day_in_japan() {
+    // The app's clock at 16:00 UTC: already the next day in Japan (01:00 JST).
+    let real = shared::db::now();
+    let mut at = real.date().and_hms_opt(16, 0, 0).unwrap();
+    if at <= real {
+        at += chrono::Duration::days(1);
+    }
+    let offset = at - real;
+    let app = common::spawn_app_shifted(offset).await;
+    let n = network(&app);
+    // A contract that starts today, Japan time (tomorrow in UTC terms).
+    let jst_today = (at + chrono::Duration::hours(9)).date();
+    let newcomer = app.facility("新設読影センター", "hospital", false, true);
+    shared::membership::contracts::create(
+        &mut app.conn(),
+        &shared::audit::Ctx::system("test"),
+        &shared::membership::contracts::ContractForm {
+            requesting_facility_id: n.clinic.to_string(),
+            supporting_facility_id: newcomer.to_string(),
+            modalities: vec!["CT".into()],
+            valid_from: jst_today.to_string(),
+            valid_until: String::new(),
+            note: String::new(),
+        },
+    )
+    .unwrap();
+    let (rules, tax) = radvision::core::pricing::kagoshima_style();
+    common::reading::price_table(&app, Some(newcomer), &rules, &tax);
+
+    let mut dr = app.client();
+    dr.sign_in_at(&n.physician, offset).await;
+    let p = dr.get(&format!("/directory/{newcomer}/prices")).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.body.contains("新設読影センター") && p.body.contains("3,000円"));
+}

@@ -369,12 +369,53 @@ async fn no_preference_routes_to_the_shortest_queue() {
     let target_at = review.body.find("data-testid=\"confirm-target\"").unwrap();
     assert!(review.body[target_at..].starts_with("data-testid=\"confirm-target\">救急読影センター"));
     let total = hidden(&review.body, "expected_total").unwrap();
+    let shown = hidden(&review.body, "expected_target").unwrap();
+    assert_eq!(shown, n.kagoshima.to_string());
+
+    // Meanwhile the queues change: the rule would now pick the other facility. Filing what
+    // was confirmed is refused rather than sent somewhere the user never saw.
+    let third = reading::study(&app, n.clinic, "P-009", "1.2.392.3.3", "CT", 10);
+    reading::settle(&app, third);
+    let kago = n.kagoshima.to_string();
+    let p = c
+        .post(
+            &format!("/studies/{third}/request/submit"),
+            &with(&[
+                ("supporting_facility_id", &kago),
+                ("expected_total", "3300"),
+            ]),
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.body);
     let p = c
         .post(
             &format!("/studies/{b}/request/submit"),
             &with(&[
                 ("supporting_facility_id", "auto"),
                 ("expected_total", &total),
+                ("expected_target", &shown),
+            ]),
+        )
+        .await;
+    assert_eq!(p.status, 422);
+    assert!(p
+        .body
+        .contains("自動振り分けの依頼先が確認時から変わりました"));
+    // Cancel the extra one: the rule picks the shortest queue again, as confirmed.
+    let extra: i64 = read_requests::table
+        .filter(read_requests::study_id.eq(third))
+        .select(read_requests::id)
+        .first(&mut app.conn())
+        .unwrap();
+    let p = c.post(&format!("/requests/{extra}/cancel"), &[]).await;
+    assert_eq!(p.status, 303);
+    let p = c
+        .post(
+            &format!("/studies/{b}/request/submit"),
+            &with(&[
+                ("supporting_facility_id", "auto"),
+                ("expected_total", &total),
+                ("expected_target", &shown),
             ]),
         )
         .await;
@@ -710,4 +751,46 @@ async fn a_named_radiologist_and_priors_where_the_facility_allows_it() {
         detail.body.contains("2026-11-20 CT CT 検査"),
         "the prior is listed"
     );
+}
+
+#[tokio::test]
+async fn showing_the_form_with_the_patient_is_audited() {
+    let app = spawn_app().await;
+    let n = reading::network(&app);
+    let study = reading::study(&app, n.clinic, "P-007", "1.2.392.7.1", "CT", 10);
+    reading::settle(&app, study);
+    let mut c = signed_in(&app, &n).await;
+
+    // The form, a refresh and the confirmation each show the patient: each is a view.
+    let p = c.get(&format!("/studies/{study}/request")).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("山田 太郎"));
+    let p = c
+        .post(
+            &format!("/studies/{study}/request"),
+            &with(&[("action", "refresh")]),
+        )
+        .await;
+    assert_eq!(p.status, 200);
+    let events = shared::audit::search(
+        &mut app.conn(),
+        &shared::audit::Filter {
+            action: Some("request.form".into()),
+            outcome: Some("success".into()),
+            ..Default::default()
+        },
+        0,
+        100,
+    )
+    .unwrap();
+    assert_eq!(events.len(), 2, "one view event per page shown");
+    for ev in events {
+        assert_eq!(ev.study_ref.as_deref(), Some("1.2.392.7.1"));
+        assert!(ev.patient_ref.is_some());
+        let detail = ev.detail.unwrap_or_default();
+        assert!(
+            !detail.contains("山田") && !detail.contains("P-007"),
+            "{detail}"
+        );
+    }
 }

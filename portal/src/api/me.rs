@@ -78,7 +78,8 @@ pub async fn directory(state: web::Data<AppState>, caller: ApiCaller) -> ApiResu
     };
     caller.allow(&state, check, "directory.view", None).await?;
     let fid = caller.principal.facility_id;
-    let today = state.clock.now().date();
+    // Contracts run by the day in Japan.
+    let today = radvision::core::calendar::to_jst(state.clock.now()).date();
     let entries = state
         .db(move |c| contracts::directory(c, fid, today))
         .await?;

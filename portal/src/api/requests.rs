@@ -122,6 +122,7 @@ impl RequestInput {
             confirm_arriving: self.confirm_arriving.unwrap_or(false),
             attachment_id: String::new(),
             expected_total: id(self.expected_total),
+            expected_target: String::new(),
         }
     }
 }
@@ -634,8 +635,24 @@ async fn found<T>(
     }
 }
 
-fn parse_path_id(raw: &str) -> ApiResult<i64> {
-    raw.parse::<i64>().map_err(|_| ApiError::NotFound)
+/// A request id from the path; a malformed one is a guess like any other: a denial in the
+/// audit trail and a 404.
+async fn parse_path_id(
+    caller: &ApiCaller,
+    state: &AppState,
+    raw: &str,
+    action: &'static str,
+) -> ApiResult<i64> {
+    match raw.parse::<i64>() {
+        Ok(id) => Ok(id),
+        Err(_) => {
+            let shown: String = raw.chars().take(64).collect();
+            caller
+                .deny(state, action, Some(("read_request", shown)))
+                .await?;
+            Err(ApiError::NotFound)
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1028,7 +1045,7 @@ pub async fn get(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = parse_path_id(&path.into_inner())?;
+    let id = parse_path_id(&caller, &state, &path.into_inner(), "request.view").await?;
     let p = &caller.principal;
     let allowed = requester_check(p).or_else(|_| reader_check(p));
     let object = ("read_request", id.to_string());
@@ -1060,7 +1077,7 @@ pub async fn cancel(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
-    let id = parse_path_id(&path.into_inner())?;
+    let id = parse_path_id(&caller, &state, &path.into_inner(), "request.cancel").await?;
     let input: CancelInput = if body.iter().all(u8::is_ascii_whitespace) {
         CancelInput::default()
     } else {

@@ -208,7 +208,16 @@ pub async fn get(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let Ok(id) = path.into_inner().parse::<i64>() else {
+    let raw = path.into_inner();
+    let Ok(id) = raw.parse::<i64>() else {
+        // A malformed id is a guess like any other: 404 and a denial in the trail.
+        caller
+            .deny(
+                &state,
+                "study.view",
+                Some(("study", raw.chars().take(64).collect())),
+            )
+            .await?;
         return Err(ApiError::NotFound);
     };
     caller

@@ -37,7 +37,8 @@ struct ListPage {
 
 /// "Today" as the directory of supporting facilities sees it.
 fn today(state: &AppState) -> chrono::NaiveDate {
-    state.clock.now().date()
+    // Contracts run by the day in Japan.
+    radvision::core::calendar::to_jst(state.clock.now()).date()
 }
 
 pub async fn list(

@@ -58,3 +58,49 @@ pub async fn found<T>(
         other => other,
     }
 }
+
+/// A path parameter that does not parse (`/studies/abc`, `/api/v1/requests/x`) is a
+/// guessed id like any other: 404, and a denial in the audit trail — with the caller when
+/// the session or token identifies one, else with the address only. The audit event is
+/// written just after the answer (the extractor's error hook cannot wait for the database).
+pub fn path_error(
+    err: actix_web::error::PathError,
+    req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    tracing::debug!(error = %err, path = req.path(), "path parameter refused");
+    let api = req.path().starts_with("/api/");
+    let r = req.clone();
+    actix_web::rt::spawn(async move { audit_bad_path(r, api).await });
+    if api {
+        crate::api::error::ApiError::NotFound.into()
+    } else {
+        WebError::NotFound.into()
+    }
+}
+
+async fn audit_bad_path(req: actix_web::HttpRequest, api: bool) {
+    use actix_web::FromRequest;
+    let Some(state) = req.app_data::<actix_web::web::Data<AppState>>().cloned() else {
+        return;
+    };
+    let mut ctx = if api {
+        crate::api::auth::ApiCaller::extract(&req)
+            .await
+            .ok()
+            .map(|c| c.audit_ctx())
+    } else {
+        SignedIn::extract(&req).await.ok().map(|me| me.audit_ctx())
+    }
+    .unwrap_or_default();
+    if ctx.source.is_empty() {
+        ctx.source = crate::web::session::source_of(&req);
+    }
+    let ev = Event::new("request.path_invalid", Outcome::Denied)
+        .detail(serde_json::json!({ "path": req.path() }));
+    if let Err(e) = state
+        .db(move |c| shared::audit::record_now(c, &ctx, ev))
+        .await
+    {
+        tracing::error!(error = %e, "could not audit a refused path");
+    }
+}

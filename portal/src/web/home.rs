@@ -55,7 +55,8 @@ pub async fn directory(state: web::Data<AppState>, me: SignedIn, q: web::Query<Q
     };
     authz::allow(&state, &me, ok, "directory.view", None).await?;
     let fid = me.principal.facility_id;
-    let today = state.clock.now().date();
+    // Contracts run by the day in Japan.
+    let today = radvision::core::calendar::to_jst(state.clock.now()).date();
     let entries = state
         .db(move |c| contracts::directory(c, fid, today))
         .await?;

@@ -337,7 +337,7 @@ async fn directory_prices(
     let id = id.ok_or(WebError::NotFound)?;
     let mine = me.principal.facility_id;
     let now = state.clock.now();
-    let today = now.date();
+    let today = radvision::core::calendar::to_jst(now).date();
     let r = state
         .db(move |c| {
             let entry = contracts::directory(c, mine, today)?

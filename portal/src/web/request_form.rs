@@ -14,6 +14,7 @@ use radvision::core::pricing::Quote;
 use radvision::core::requests::{
     self as core, Draft, Filing, RequestForm, StudyContext, TargetOption,
 };
+use shared::audit::{self, Ctx, Event};
 use shared::domain::{format_yen, BodyRegion, Category, ClinicalInfo, Purpose, Urgency};
 use shared::index::{self, Study};
 use shared::reading::catalogue::{self, BodyPart};
@@ -285,8 +286,11 @@ struct FormData {
     facility_phone: String,
 }
 
+/// Loads what the form shows and audits it: the page shows the patient, so it is a view.
+#[allow(clippy::too_many_arguments)]
 fn load_form_data(
     c: &mut shared::db::DbConnection,
+    audit_ctx: &Ctx,
     fid: i64,
     uid: i64,
     study_id: i64,
@@ -295,6 +299,12 @@ fn load_form_data(
     arriving_seconds: u32,
 ) -> shared::Result<FormData> {
     let ctx = core::study_context(c, fid, study_id, now, arriving_seconds)?;
+    let mut ev = Event::success("request.form")
+        .object("study", ctx.study.id)
+        .detail(serde_json::json!({ "via": "screen" }));
+    ev.study_ref = Some(ctx.study.study_uid.clone());
+    ev.patient_ref = Some(format!("patient:{}", ctx.patient.id));
+    audit::record_now(c, audit_ctx, ev)?;
     let options = match core::basis_of(form, &ctx) {
         Some(b) => core::options(c, &ctx, &b, now)?,
         None => Vec::new(),
@@ -465,12 +475,13 @@ pub async fn new_form(state: web::Data<AppState>, me: SignedIn, path: web::Path<
     let (fid, uid) = (me.principal.facility_id, me.principal.user_id);
     let now = state.clock.now();
     let arriving = state.settings.ingest.arriving_seconds;
+    let audit_ctx = me.audit_ctx();
     let r = state
         .db(move |c| {
             let ctx = core::study_context(c, fid, study_id, now, arriving)?;
             let parts = catalogue::list(c, false)?;
             let form = initial_form(&ctx, &parts);
-            let data = load_form_data(c, fid, uid, study_id, &form, now, arriving)?;
+            let data = load_form_data(c, &audit_ctx, fid, uid, study_id, &form, now, arriving)?;
             Ok((form, data))
         })
         .await;
@@ -655,9 +666,10 @@ pub async fn review(
     let arriving = state.settings.ingest.arriving_seconds;
     let action = posted.get("action").to_owned();
     let f = form.clone();
+    let audit_ctx = me.audit_ctx();
     let r = state
         .db(move |c| {
-            let data = load_form_data(c, fid, uid, study_id, &f, now, arriving)?;
+            let data = load_form_data(c, &audit_ctx, fid, uid, study_id, &f, now, arriving)?;
             if action != "review" {
                 return Ok((data, None));
             }
@@ -713,6 +725,7 @@ fn confirm_page(
         d.target.facility_id.to_string()
     };
     form.expected_total = d.target.quote.total.to_string();
+    form.expected_target = d.target.facility_id.to_string();
     form.body_parts = d.body_parts.iter().map(|b| b.code.clone()).collect();
     form.priors = d.priors.iter().map(|p| p.id.to_string()).collect();
     ConfirmPage {
@@ -780,11 +793,11 @@ pub async fn submit(
             match core::file(c, &ctx, who, study_id, &f, at) {
                 Ok(r) => Ok(Ok(r)),
                 Err(shared::Error::Validation(e)) => {
-                    let data = load_form_data(c, fid, uid, study_id, &f, now, arriving)?;
+                    let data = load_form_data(c, &ctx, fid, uid, study_id, &f, now, arriving)?;
                     Ok(Err((e, Some(data))))
                 }
                 Err(shared::Error::Conflict(m)) => {
-                    let data = load_form_data(c, fid, uid, study_id, &f, now, arriving)?;
+                    let data = load_form_data(c, &ctx, fid, uid, study_id, &f, now, arriving)?;
                     Ok(Err((
                         FieldErrors::single("supporting_facility_id", m),
                         Some(data),

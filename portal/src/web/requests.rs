@@ -7,7 +7,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use shared::audit::{self, Event, Outcome};
 use shared::domain::{format_yen, RequestStatus, Urgency};
@@ -69,14 +69,18 @@ pub struct RequestFilter {
     pub notice: Option<String>,
 }
 
+/// A filter date, `YYYY-MM-DD`, in the years 1900–2999: beyond them no request was filed,
+/// and the day's bounds in UTC would leave what chrono and the databases hold.
 fn parse_date(s: &str) -> Result<Option<NaiveDate>, &'static str> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
     }
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (1900..=2999).contains(&d.year()))
         .map(Some)
-        .map_err(|_| "study.err_date")
+        .ok_or("study.err_date")
 }
 
 impl RequestFilter {

@@ -42,6 +42,28 @@ pub async fn spawn_app() -> TestApp {
 
 /// Boots the app with extra `ENKAKU_*` settings.
 pub async fn spawn_app_with(extra_env: &[(&str, &str)]) -> TestApp {
+    spawn(extra_env, None).await
+}
+
+/// A clock a fixed offset ahead of the real one (for rules that depend on the hour).
+pub struct ShiftedClock(pub chrono::Duration);
+
+impl portal::state::Clock for ShiftedClock {
+    fn now(&self) -> chrono::NaiveDateTime {
+        shared::db::now() + self.0
+    }
+}
+
+/// Boots the app with its clock `offset` ahead of the real one; sign in with
+/// [`Client::sign_in_at`] and the same offset.
+pub async fn spawn_app_shifted(offset: chrono::Duration) -> TestApp {
+    spawn(&[], Some(std::sync::Arc::new(ShiftedClock(offset)))).await
+}
+
+async fn spawn(
+    extra_env: &[(&str, &str)],
+    clock: Option<std::sync::Arc<dyn portal::state::Clock>>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let db_url = shared::db::testing::fresh_database_url(dir.path()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -70,7 +92,10 @@ pub async fn spawn_app_with(extra_env: &[(&str, &str)]) -> TestApp {
     let pool =
         shared::db::pool(settings.database.url.expose(), settings.database.pool_size).unwrap();
     shared::db::migrate(&mut pool.get().unwrap()).unwrap();
-    let state = AppState::new(settings, pool).unwrap();
+    let mut state = AppState::new(settings, pool).unwrap();
+    if let Some(clock) = clock {
+        state.clock = clock;
+    }
     let app = portal::build_with(state.clone(), listener, dicom).unwrap();
     tokio::spawn(app.run());
     TestApp {
@@ -269,6 +294,11 @@ impl Client {
 
     /// Full sign-in: password, then the TOTP code. Panics if it does not end signed in.
     pub async fn sign_in(&mut self, u: &TestUser) {
+        self.sign_in_at(u, chrono::Duration::zero()).await;
+    }
+
+    /// [`Client::sign_in`] against an app whose clock runs `offset` ahead.
+    pub async fn sign_in_at(&mut self, u: &TestUser, offset: chrono::Duration) {
         self.get("/login").await;
         let p = self
             .post(
@@ -279,7 +309,8 @@ impl Client {
         assert_eq!(p.status, 303, "password step: {}", p.body);
         assert_eq!(p.location.as_deref(), Some("/login/second-factor"));
         self.get("/login/second-factor").await;
-        let code = totp_now(&u.totp_secret);
+        let unix = now_unix().saturating_add_signed(offset.num_seconds());
+        let code = shared::auth::totp::current_code(&u.totp_secret, unix).unwrap();
         let p = self.post("/login/second-factor", &[("code", &code)]).await;
         assert_eq!(p.status, 303, "second factor: {}", p.body);
         assert_eq!(p.location.as_deref(), Some("/"));

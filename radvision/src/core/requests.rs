@@ -66,6 +66,10 @@ pub struct RequestForm {
     /// The total the requester was shown; filing refuses any other figure.
     #[serde(default)]
     pub expected_total: String,
+    /// The facility the confirmation showed (for "no preference": where the rule routed
+    /// it); filing refuses to send the request anywhere else.
+    #[serde(default)]
+    pub expected_target: String,
 }
 
 /// Who files: the requester's facility and user id.
@@ -586,6 +590,12 @@ pub fn file(
     db::write_tx(conn, |c| {
         let sc = study_context(c, who.facility_id, study_id, now, arriving_seconds)?;
         let d = validate(c, who, sc, form, now)?;
+        let shown_target = form.expected_target.trim();
+        if !shown_target.is_empty() && shown_target != d.target.facility_id.to_string() {
+            return Err(
+                FieldErrors::single("supporting_facility_id", "request.err_route_changed").into(),
+            );
+        }
         if let Some(exp) = expected {
             if exp != d.target.quote.total {
                 return Err(

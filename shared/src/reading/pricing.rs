@@ -382,6 +382,9 @@ pub fn effective_from(
     now: NaiveDateTime,
 ) -> Result<NaiveDateTime, &'static str> {
     let Some(d) = date else { return Ok(now) };
+    if !(1900..=2999).contains(&chrono::Datelike::year(&d)) {
+        return Err("err.date");
+    }
     let jst_today = (now + chrono::Duration::hours(9)).date();
     if d < jst_today {
         return Err("err.effective_past");
@@ -593,5 +596,8 @@ mod tests {
         );
         let past = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
         assert!(effective_from(Some(past), now).is_err());
+        // Far-future years (which SQLite would store as text sorting before real dates).
+        let far = NaiveDate::from_ymd_opt(20260, 1, 1).unwrap();
+        assert_eq!(effective_from(Some(far), now), Err("err.date"));
     }
 }
