@@ -103,3 +103,53 @@ pub fn requested_study_ids(conn: &mut DbConnection, facility_id: i64) -> Result<
     ids.dedup();
     Ok(ids)
 }
+
+/// The study with this Study Instance UID that `facility_id` may see with an access that
+/// `allowed` accepts (the caller's roles decide which), or `NotFound`. The same UID can
+/// exist at two facilities (each owns its rows); the facility's own comes first.
+pub fn study_by_uid(
+    conn: &mut DbConnection,
+    facility_id: i64,
+    study_uid: &str,
+    allowed: &dyn Fn(StudyAccess) -> bool,
+) -> Result<(Study, StudyAccess)> {
+    let ids: Vec<i64> = studies::table
+        .filter(studies::study_uid.eq(study_uid))
+        .select(studies::id)
+        .order((studies::facility_id.ne(facility_id), studies::id.asc()))
+        .limit(20)
+        .load(conn)?;
+    for id in ids {
+        match study(conn, facility_id, id) {
+            Ok((s, a)) if allowed(a) => return Ok((s, a)),
+            Ok(_) | Err(Error::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::NotFound)
+}
+
+/// Every study id `facility_id` may see: its own (when `own`) and those its requests made
+/// visible (when `requested`).
+pub fn visible_study_ids(
+    conn: &mut DbConnection,
+    facility_id: i64,
+    own: bool,
+    requested: bool,
+) -> Result<Vec<i64>> {
+    let mut ids = if requested {
+        requested_study_ids(conn, facility_id)?
+    } else {
+        Vec::new()
+    };
+    if own {
+        let mine: Vec<i64> = studies::table
+            .filter(studies::facility_id.eq(facility_id))
+            .select(studies::id)
+            .load(conn)?;
+        ids.extend(mine);
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    Ok(ids)
+}

@@ -9,6 +9,7 @@ pub mod audit_view;
 pub mod authz;
 pub mod body_parts;
 pub mod csrf;
+pub mod dicomweb;
 pub mod error;
 pub mod facility;
 pub mod facility_nodes;
@@ -66,16 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/studies/upload", web::get().to(upload::form))
         .route("/studies/upload", web::post().to(upload::upload))
         .route("/studies/{id}", web::get().to(studies::show))
-        .service(
-            web::resource("/dicom-web/studies")
-                .route(web::post().to(stow::store))
-                .default_service(web::to(stow::method_not_allowed)),
-        )
-        .service(
-            web::resource("/dicom-web/studies/{study}")
-                .route(web::post().to(stow::store_in_study))
-                .default_service(web::to(stow::method_not_allowed)),
-        )
+        .configure(dicomweb::routes)
         .configure(admin::routes)
         .configure(pricing::routes)
         .configure(body_parts::routes)
