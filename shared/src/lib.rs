@@ -19,6 +19,8 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod index;
+pub mod index_retrieve;
+pub mod index_search;
 pub mod membership;
 pub mod outbox;
 pub mod reading;
