@@ -16,6 +16,7 @@ use shared::audit::{self, Event, Outcome};
 use crate::api::auth::ApiCaller;
 use crate::api::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::web::dicomweb::valid_uid;
 use crate::web::studies::requester_check;
 
 /// Failure reasons (PS3.18 Table 10.5.3-2 and PS3.4 B.2.3).
@@ -54,14 +55,6 @@ pub async fn method_not_allowed() -> HttpResponse {
         .insert_header((header::ALLOW, "POST"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({ "error": "method_not_allowed", "message": "only POST (STOW-RS) is supported here" }))
-}
-
-fn valid_uid(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && !s.starts_with('.')
-        && !s.ends_with('.')
 }
 
 fn unsupported(message: &str) -> HttpResponse {

@@ -7,6 +7,7 @@
 //! supporting facility without a request, a guessed UID — is a 404 and an audit event.
 //! Patient content is `Cache-Control: no-store`.
 
+pub mod json;
 pub mod qido;
 pub mod wado;
 
@@ -91,4 +92,14 @@ pub fn visible_study(
 /// The ids of every study the caller may see (for searches).
 pub fn visible_study_ids(c: &mut DbConnection, scope: &Scope) -> shared::Result<Vec<i64>> {
     access::visible_study_ids(c, scope.facility_id, scope.own, scope.requested)
+}
+
+/// A UID as DICOM allows it: digits and dots, no empty component, at most 64 characters.
+pub fn valid_uid(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && !s.starts_with('.')
+        && !s.ends_with('.')
+        && !s.contains("..")
 }

@@ -36,6 +36,8 @@ use shared::index_search::{
     StudyMatch, Visibility, Within,
 };
 
+use super::json::{da, int, person, person_string, string, values};
+use super::valid_uid;
 use super::{visible_study, visible_study_ids, Scope};
 use crate::api::auth::ApiCaller;
 use crate::api::error::{ApiError, ApiResult};
@@ -230,15 +232,6 @@ fn supported(level: Level) -> String {
         .map(|(kw, _, _, _)| *kw)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-pub fn valid_uid(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && !s.starts_with('.')
-        && !s.ends_with('.')
-        && !s.contains("..")
 }
 
 fn list(value: &str) -> impl Iterator<Item = &str> {
@@ -623,62 +616,6 @@ async fn handle(
 // unless empty, its values.
 
 type Attrs = BTreeMap<&'static str, Value>;
-
-fn values(vr: &str, values: Vec<Value>) -> Value {
-    if values.is_empty() {
-        json!({ "vr": vr })
-    } else {
-        json!({ "vr": vr, "Value": values })
-    }
-}
-
-fn string(vr: &str, s: &str) -> Value {
-    if s.is_empty() {
-        values(vr, Vec::new())
-    } else {
-        values(vr, vec![json!(s)])
-    }
-}
-
-fn int(vr: &str, n: Option<i64>) -> Value {
-    values(vr, n.map(|n| json!(n)).into_iter().collect())
-}
-
-fn da(d: Option<NaiveDate>) -> Value {
-    string(
-        "DA",
-        &d.map(|d| d.format("%Y%m%d").to_string())
-            .unwrap_or_default(),
-    )
-}
-
-/// A person name from its three groups (romaji, kanji, kana).
-fn person(alphabetic: &str, ideographic: &str, phonetic: &str) -> Value {
-    let mut groups = serde_json::Map::new();
-    for (k, v) in [
-        ("Alphabetic", alphabetic),
-        ("Ideographic", ideographic),
-        ("Phonetic", phonetic),
-    ] {
-        if !v.is_empty() {
-            groups.insert(k.into(), json!(v));
-        }
-    }
-    if groups.is_empty() {
-        values("PN", Vec::new())
-    } else {
-        values("PN", vec![Value::Object(groups)])
-    }
-}
-
-/// A person name stored as one DICOM string (`alphabetic=ideographic=phonetic`).
-fn person_string(s: &str) -> Value {
-    let mut g = s.splitn(3, '=');
-    let a = g.next().unwrap_or("");
-    let i = g.next().unwrap_or("");
-    let p = g.next().unwrap_or("");
-    person(a, i, p)
-}
 
 fn common(a: &mut Attrs) {
     a.insert("00080005", string("CS", "ISO_IR 192"));

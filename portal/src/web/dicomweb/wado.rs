@@ -32,7 +32,6 @@ use std::collections::VecDeque;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::NaiveDate;
 use futures_util::stream::{self, Stream, StreamExt};
 use radvision::store::{BlobKey, SharedStore, StoreError};
 use serde_json::{json, Map, Value};
@@ -40,7 +39,8 @@ use shared::audit::{self, Event, Outcome};
 use shared::index::{Instance, Patient, Study};
 use shared::index_retrieve::{self, SeriesInstance};
 
-use super::{visible_study, Scope};
+use super::json::{da, int, person, person_string, string};
+use super::{valid_uid, visible_study, Scope};
 use crate::api::auth::ApiCaller;
 use crate::api::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -174,14 +174,6 @@ impl Target {
         }
         Ok(())
     }
-}
-
-fn valid_uid(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && !s.starts_with('.')
-        && !s.ends_with('.')
 }
 
 /// The study the caller may see, its patient and the instances asked for.
@@ -607,58 +599,6 @@ fn metadata_acceptable(accept: Option<&str>) -> bool {
             })
 }
 
-fn text(vr: &str, v: &str) -> Value {
-    if v.is_empty() {
-        json!({ "vr": vr })
-    } else {
-        json!({ "vr": vr, "Value": [v] })
-    }
-}
-
-fn number(vr: &str, v: Option<i32>) -> Value {
-    match v {
-        Some(n) => json!({ "vr": vr, "Value": [n] }),
-        None => json!({ "vr": vr }),
-    }
-}
-
-fn date(v: Option<NaiveDate>) -> Value {
-    text(
-        "DA",
-        &v.map(|d| d.format("%Y%m%d").to_string())
-            .unwrap_or_default(),
-    )
-}
-
-/// A PN attribute with its three component groups (empty groups left out).
-fn person(alphabetic: &str, ideographic: &str, phonetic: &str) -> Value {
-    let mut name = Map::new();
-    for (k, v) in [
-        ("Alphabetic", alphabetic),
-        ("Ideographic", ideographic),
-        ("Phonetic", phonetic),
-    ] {
-        if !v.is_empty() {
-            name.insert(k.into(), v.into());
-        }
-    }
-    if name.is_empty() {
-        json!({ "vr": "PN" })
-    } else {
-        json!({ "vr": "PN", "Value": [name] })
-    }
-}
-
-/// A person name kept in the index as `alphabetic=ideographic=phonetic`.
-fn person_from(stored: &str) -> Value {
-    let mut g = stored.splitn(3, '=');
-    person(
-        g.next().unwrap_or(""),
-        g.next().unwrap_or(""),
-        g.next().unwrap_or(""),
-    )
-}
-
 /// One instance's DICOM JSON from the index.
 fn instance_json(p: &Patient, s: &Study, si: &SeriesInstance) -> Value {
     let (se, i) = (&si.series, &si.instance);
@@ -671,30 +611,30 @@ fn instance_json(p: &Patient, s: &Study, si: &SeriesInstance) -> Value {
         "00100010",
         person(&p.name_alphabetic, &p.name_ideographic, &p.name_phonetic),
     );
-    put("00100020", text("LO", &p.patient_key));
-    put("00100030", date(p.birth_date));
-    put("00100040", text("CS", &p.sex));
+    put("00100020", string("LO", &p.patient_key));
+    put("00100030", da(p.birth_date));
+    put("00100040", string("CS", &p.sex));
     // Study.
-    put("0020000D", text("UI", &s.study_uid));
-    put("00080020", date(s.study_date));
-    put("00080030", text("TM", &s.study_time));
-    put("00080050", text("SH", &s.accession_number));
-    put("00081030", text("LO", &s.description));
-    put("00080090", person_from(&s.referring_physician));
+    put("0020000D", string("UI", &s.study_uid));
+    put("00080020", da(s.study_date));
+    put("00080030", string("TM", &s.study_time));
+    put("00080050", string("SH", &s.accession_number));
+    put("00081030", string("LO", &s.description));
+    put("00080090", person_string(&s.referring_physician));
     // Series.
-    put("0020000E", text("UI", &se.series_uid));
-    put("00080060", text("CS", &se.modality));
-    put("00200011", number("IS", se.series_number));
-    put("0008103E", text("LO", &se.description));
-    put("00180015", text("CS", &se.body_part));
+    put("0020000E", string("UI", &se.series_uid));
+    put("00080060", string("CS", &se.modality));
+    put("00200011", int("IS", se.series_number.map(i64::from)));
+    put("0008103E", string("LO", &se.description));
+    put("00180015", string("CS", &se.body_part));
     // Instance.
-    put("00080016", text("UI", &i.sop_class_uid));
-    put("00080018", text("UI", &i.sop_instance_uid));
-    put("00200013", number("IS", i.instance_number));
-    put("00280010", number("US", i.rows_count));
-    put("00280011", number("US", i.columns_count));
-    put("00280008", number("IS", i.frames));
-    put("00020010", text("UI", &i.transfer_syntax_uid));
+    put("00080016", string("UI", &i.sop_class_uid));
+    put("00080018", string("UI", &i.sop_instance_uid));
+    put("00200013", int("IS", i.instance_number.map(i64::from)));
+    put("00280010", int("US", i.rows_count.map(i64::from)));
+    put("00280011", int("US", i.columns_count.map(i64::from)));
+    put("00280008", int("IS", i.frames.map(i64::from)));
+    put("00020010", string("UI", &i.transfer_syntax_uid));
     Value::Object(m)
 }
 
@@ -929,7 +869,7 @@ mod tests {
             name_ideographic: "山田^太郎".into(),
             name_phonetic: "やまだ^たろう".into(),
             name_search: String::new(),
-            birth_date: NaiveDate::from_ymd_opt(1960, 4, 1),
+            birth_date: chrono::NaiveDate::from_ymd_opt(1960, 4, 1),
             sex: "M".into(),
             created_at: now,
             updated_at: now,
@@ -940,7 +880,7 @@ mod tests {
             patient_id: 7,
             study_uid: "1.2.3".into(),
             accession_number: String::new(),
-            study_date: NaiveDate::from_ymd_opt(2025, 3, 1),
+            study_date: chrono::NaiveDate::from_ymd_opt(2025, 3, 1),
             study_time: "101500".into(),
             description: "CT 胸部".into(),
             modalities: "CT".into(),
