@@ -335,7 +335,7 @@ fn form_page(
     errors: FieldErrors,
 ) -> FormPage {
     let page = Page::for_user(state, me, "request.title_new");
-    let today = (state.clock.now() + chrono::Duration::hours(9)).date();
+    let today = radvision::core::calendar::to_jst(state.clock.now()).date();
     let ctx = &data.ctx;
     if form.contact_phone.trim().is_empty() {
         form.contact_phone = data.facility_phone.clone();
@@ -716,7 +716,7 @@ fn confirm_page(
     d: &Draft,
 ) -> ConfirmPage {
     let page = Page::for_user(state, me, "request.title_confirm");
-    let today = (state.clock.now() + chrono::Duration::hours(9)).date();
+    let today = radvision::core::calendar::to_jst(state.clock.now()).date();
     let ja = page.lang_code() == "ja";
     // What is filed is what is shown: the form carries the normalised choices and the total.
     form.supporting_facility_id = if d.routed_by_rule {

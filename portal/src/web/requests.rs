@@ -250,7 +250,7 @@ pub async fn list(
     let fid = me.principal.facility_id;
     let ctx = me.audit_ctx();
     let used = filter.used();
-    let today = (state.clock.now() + chrono::Duration::hours(9)).date();
+    let today = radvision::core::calendar::to_jst(state.clock.now()).date();
     let qq = query.clone();
     let (rows, total, directory) = state
         .db(move |c| {
@@ -388,7 +388,7 @@ pub async fn show(
     )
     .await?;
     let page = Page::for_user(&state, &me, "request.title_show").with_notice(q.notice.as_deref());
-    let today = (state.clock.now() + chrono::Duration::hours(9)).date();
+    let today = radvision::core::calendar::to_jst(state.clock.now()).date();
     let ja = page.lang_code() == "ja";
     let s = &d.summary;
     let r = &s.request;
