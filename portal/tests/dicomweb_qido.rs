@@ -117,6 +117,7 @@ fn record(app: &TestApp, facility: i64, r: &Rec) -> i64 {
         rows: Some(512),
         columns: Some(256),
         frames: None,
+        imaging: Default::default(),
         size_bytes: 1000,
         storage_key: format!("sha256/{}/{sha}", &sha[..2]),
         sha256: sha,

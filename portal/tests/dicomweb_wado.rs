@@ -633,3 +633,92 @@ async fn only_the_sender_and_a_live_request_s_reader_may_retrieve() {
     let a = get(app, &study, &s.doctor, None).await;
     assert_eq!(a.status, 200);
 }
+
+/// The imaging attributes a viewer needs (pixel spacing, rescale, bits, position,
+/// orientation, window) are indexed at ingest and served as metadata, with DS as numbers:
+/// pydicom's CT_small.dcm, and a copy given two windows and a broken pixel spacing.
+#[tokio::test]
+async fn metadata_carries_the_indexed_imaging_attributes() {
+    let app = spawn_app().await;
+    let n = reading::network(&app);
+    let doctor = token(&app, &n.physician);
+    let dir = tempfile::tempdir().unwrap();
+    let make = r#"
+import sys, pydicom
+from pydicom.data import get_testdata_file
+ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+ds.StudyInstanceUID = "1.2.392.300.1"
+ds.SeriesInstanceUID = "1.2.392.300.1.1"
+ds.SOPInstanceUID = "1.2.392.300.1.1.1"
+ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+ds.save_as(sys.argv[1] + "/a.dcm")
+ds.SOPInstanceUID = "1.2.392.300.1.1.2"
+ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+ds.WindowCenter = ["40", "-600"]
+ds.WindowWidth = ["400", "1500"]
+ds.save_as(sys.argv[1] + "/b.dcm")
+# An unreadable Pixel Spacing (pydicom refuses to write one, so patch the bytes).
+raw = open(sys.argv[1] + "/b.dcm", "rb").read()
+good = b"0.661468\\0.661468"
+assert raw.count(good) == 1
+open(sys.argv[1] + "/b.dcm", "wb").write(raw.replace(good, b"abc\\0.50000000000"))
+"#;
+    let st = std::process::Command::new("python3")
+        .args(["-c", make, &dir.path().display().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let a = std::fs::read(dir.path().join("a.dcm")).unwrap();
+    let b = std::fs::read(dir.path().join("b.dcm")).unwrap();
+    stow(&app, &doctor, &[&a, &b]).await;
+
+    let r = get(
+        &app,
+        "/dicom-web/studies/1.2.392.300.1/series/1.2.392.300.1.1/metadata",
+        &doctor,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    let items = v.as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let by_sop = |sop: &str| {
+        items
+            .iter()
+            .find(|i| i["00080018"]["Value"][0] == sop)
+            .unwrap()
+            .clone()
+    };
+    let a = by_sop("1.2.392.300.1.1.1");
+    assert_eq!(a["00280030"], json!({"vr": "DS", "Value": [0.661468, 0.661468]}));
+    assert_eq!(a["00281052"], json!({"vr": "DS", "Value": [-1024.0]}));
+    assert_eq!(a["00281053"], json!({"vr": "DS", "Value": [1.0]}));
+    assert_eq!(a["00180050"], json!({"vr": "DS", "Value": [5.0]}));
+    assert_eq!(
+        a["00200032"],
+        json!({"vr": "DS", "Value": [-158.135803, -179.035797, -75.699997]})
+    );
+    assert_eq!(
+        a["00200037"],
+        json!({"vr": "DS", "Value": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]})
+    );
+    assert_eq!(a["00280004"]["Value"][0], "MONOCHROME2");
+    assert_eq!(a["00280100"]["Value"][0], 16);
+    assert_eq!(a["00280101"]["Value"][0], 16);
+    assert_eq!(a["00280103"]["Value"][0], 1);
+    assert_eq!(a["00280002"]["Value"][0], 1);
+    assert_eq!(
+        a["00200052"]["Value"][0],
+        "1.3.6.1.4.1.5962.1.4.1.1.20040119072730.12322"
+    );
+    assert!(a.get("00281050").is_none(), "CT_small has no window");
+
+    let b = by_sop("1.2.392.300.1.1.2");
+    assert_eq!(b["00281050"], json!({"vr": "DS", "Value": [40.0, -600.0]}));
+    assert_eq!(b["00281051"], json!({"vr": "DS", "Value": [400.0, 1500.0]}));
+    assert!(
+        b.get("00280030").is_none(),
+        "an unreadable pixel spacing is left out, not guessed"
+    );
+}

@@ -294,3 +294,46 @@ fn fixtures_cache() -> &'static Vec<Vec<u8>> {
     static CACHE: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
     CACHE.get_or_init(all_fixtures)
 }
+
+/// The imaging attributes are read from a real CT (pydicom's CT_small.dcm) and a bad value
+/// is left out rather than refusing the instance.
+#[test]
+fn imaging_attributes_of_a_real_ct() {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "from pydicom.data import get_testdata_file as g; print(g('CT_small.dcm'))",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let path = String::from_utf8(out.stdout).unwrap();
+    let data = std::fs::read(path.trim()).unwrap();
+    let i = parse_instance(&data, &Limits::default()).unwrap();
+    let a = &i.imaging;
+    assert_eq!(a.pixel_spacing, Some([0.661468, 0.661468]));
+    assert_eq!(a.rescale_intercept, Some(-1024.0));
+    assert_eq!(a.rescale_slope, Some(1.0));
+    assert_eq!(a.slice_thickness, Some(5.0));
+    assert_eq!(a.slice_location, Some(-77.2040634155));
+    assert_eq!(a.image_position, Some([-158.135803, -179.035797, -75.699997]));
+    assert_eq!(a.image_orientation, Some([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]));
+    assert_eq!(
+        (a.bits_allocated, a.bits_stored, a.high_bit, a.pixel_representation),
+        (Some(16), Some(16), Some(15), Some(1))
+    );
+    assert_eq!(a.photometric.as_deref(), Some("MONOCHROME2"));
+    assert_eq!(a.samples_per_pixel, Some(1));
+    assert!(a.window_center.is_empty());
+
+    // The explicit-LE fixture: pixel description only.
+    let ct = parse("ct_explicit_le.dcm").unwrap();
+    assert_eq!(ct.imaging.bits_stored, Some(12));
+    assert_eq!(ct.imaging.pixel_spacing, None);
+    // Big endian: US values read in the right byte order (8, not 2048).
+    let be = parse("ct_explicit_be.dcm").unwrap();
+    assert_eq!(
+        (be.imaging.bits_allocated, be.imaging.high_bit),
+        (Some(8), Some(7))
+    );
+}

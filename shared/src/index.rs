@@ -41,6 +41,7 @@ pub struct NewInstance {
     pub rows: Option<i32>,
     pub columns: Option<i32>,
     pub frames: Option<i32>,
+    pub imaging: crate::imaging::ImagingAttributes,
     pub size_bytes: i64,
     pub sha256: String,
     pub storage_key: String,
@@ -139,6 +140,16 @@ pub struct Instance {
     pub storage_key: String,
     pub received_via: String,
     pub received_at: NaiveDateTime,
+    /// [`crate::imaging::ImagingAttributes`] as JSON; read it with [`Instance::imaging`].
+    pub imaging: String,
+}
+
+impl Instance {
+    /// The imaging attributes kept for this instance (empty for rows indexed before they
+    /// were kept).
+    pub fn imaging(&self) -> crate::imaging::ImagingAttributes {
+        crate::imaging::ImagingAttributes::from_json(&self.imaging)
+    }
 }
 
 fn is_unique_violation(e: &Error) -> bool {
@@ -397,6 +408,7 @@ fn record_once(
             instances::storage_key.eq(&n.storage_key),
             instances::received_via.eq(n.received_via),
             instances::received_at.eq(now),
+            instances::imaging.eq(n.imaging.to_json()),
         ))
         .returning(instances::id)
         .get_result(c)?;

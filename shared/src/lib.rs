@@ -3,6 +3,7 @@
 //! - [`access`]: who may see a study (the one relation every image route calls)
 //! - [`domain`]: validated value types (AE titles, roles, modalities, e-mail lists, …)
 //! - [`db`]: the diesel schema, the SQLite/PostgreSQL connection, migrations
+//! - [`index`], [`imaging`]: the image index and the imaging attributes it keeps
 //! - [`membership`]: facilities, users, contracts, DICOM nodes
 //! - [`auth`]: passwords, TOTP, sessions, API tokens, the principal and its checks
 //! - [`audit`]: the hash-chained audit trail
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod imaging;
 pub mod index;
 pub mod index_retrieve;
 pub mod index_search;

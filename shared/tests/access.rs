@@ -57,6 +57,7 @@ fn study(c: &mut DbConnection, facility_id: i64, patient: &str, uid: &str) -> (i
         rows: None,
         columns: None,
         frames: None,
+        imaging: Default::default(),
         size_bytes: 10,
         sha256: "cd".repeat(32),
         storage_key: format!("sha256/cd/{}", "cd".repeat(32)),

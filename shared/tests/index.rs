@@ -67,6 +67,7 @@ fn inst(facility_id: i64, study: &str, series: &str, sop: &str, sha: &str) -> Ne
         rows: Some(512),
         columns: Some(512),
         frames: None,
+        imaging: Default::default(),
         size_bytes: 1000,
         sha256: sha.repeat(64 / sha.len()),
         storage_key: format!("sha256/{}", sha.repeat(64 / sha.len())),

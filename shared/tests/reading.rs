@@ -226,6 +226,7 @@ fn study(w: &World, c: &mut DbConnection, uid: &str) -> (i64, i64) {
         rows: None,
         columns: None,
         frames: None,
+        imaging: Default::default(),
         size_bytes: 10,
         sha256: "ab".repeat(32),
         storage_key: format!("sha256/ab/{}", "ab".repeat(32)),

@@ -136,6 +136,7 @@ pub fn study(
             rows: Some(512),
             columns: Some(512),
             frames: None,
+            imaging: Default::default(),
             size_bytes: 1000,
             sha256: format!("{:064x}", i + 1),
             storage_key: format!("sha256/00/{:064x}", i + 1),

@@ -40,6 +40,8 @@ pub struct ParsedInstance {
     pub rows: Option<u16>,
     pub columns: Option<u16>,
     pub number_of_frames: Option<u32>,
+    /// Pixel description, spacing, window, rescale, position (kept in the index).
+    pub imaging: shared::imaging::ImagingAttributes,
     /// The Specific Character Set as sent, and whether every value decoded cleanly.
     pub specific_character_set: String,
     pub charset_problem: Option<String>,

@@ -278,6 +278,7 @@ impl Ingestor {
             rows: p.rows.map(i32::from),
             columns: p.columns.map(i32::from),
             frames: p.number_of_frames.and_then(|f| i32::try_from(f).ok()),
+            imaging: p.imaging.clone(),
             size_bytes: i64::try_from(blob.size).unwrap_or(i64::MAX),
             sha256: blob.sha256.clone(),
             storage_key: blob.key.as_str().to_owned(),

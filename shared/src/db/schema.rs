@@ -234,6 +234,7 @@ diesel::table! {
         storage_key -> Text,
         received_via -> Text,
         received_at -> Timestamp,
+        imaging -> Text,
     }
 }
 

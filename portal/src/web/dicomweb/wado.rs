@@ -39,7 +39,7 @@ use shared::audit::{self, Event, Outcome};
 use shared::index::{Instance, Patient, Study};
 use shared::index_retrieve::{self, SeriesInstance};
 
-use super::json::{da, int, person, person_string, string};
+use super::json::{self, da, int, person, person_string, string};
 use super::{valid_uid, visible_study, Scope};
 use crate::api::auth::ApiCaller;
 use crate::api::error::{ApiError, ApiResult};
@@ -635,6 +635,7 @@ fn instance_json(p: &Patient, s: &Study, si: &SeriesInstance) -> Value {
     put("00280011", int("US", i.columns_count.map(i64::from)));
     put("00280008", int("IS", i.frames.map(i64::from)));
     put("00020010", string("UI", &i.transfer_syntax_uid));
+    json::imaging(&i.imaging(), &mut m);
     Value::Object(m)
 }
 
@@ -669,6 +670,7 @@ mod tests {
             storage_key: format!("sha256/{sha256}"),
             received_via: "stow-rs".into(),
             received_at: now,
+            imaging: "{}".into(),
         }
     }
 

@@ -23,6 +23,7 @@
 //! slices); nested items are validated and skipped.
 
 mod header;
+mod imaging;
 mod meta;
 mod pixels;
 mod registry;
@@ -35,6 +36,7 @@ use super::charset::{self, SpecificCharacterSet};
 use super::model::{ParsedInstance, Reject};
 
 use header::{malformed, Syntax};
+use imaging::imaging_attributes;
 use meta::read_meta;
 use pixels::{check_pixels, inflate};
 pub use registry::{SOP_CLASSES, TRANSFER_SYNTAXES};
@@ -245,6 +247,7 @@ pub fn parse_instance(data: &[u8], limits: &Limits) -> Result<ParsedInstance, Re
         rows,
         columns,
         number_of_frames,
+        imaging: imaging_attributes(&w, syntax),
         specific_character_set,
         charset_problem,
     })

@@ -43,16 +43,34 @@ pub(super) const WANTED: &[u32] = &[
     0x0010_0030, // PatientBirthDate
     0x0010_0040, // PatientSex
     0x0018_0015, // BodyPartExamined
+    0x0018_0050, // SliceThickness
+    0x0018_1164, // ImagerPixelSpacing
+    0x0018_5101, // ViewPosition
     0x0020_000D, // StudyInstanceUID
     0x0020_000E, // SeriesInstanceUID
     0x0020_0011, // SeriesNumber
     0x0020_0013, // InstanceNumber
+    0x0020_0032, // ImagePositionPatient
+    0x0020_0037, // ImageOrientationPatient
+    0x0020_0052, // FrameOfReferenceUID
+    0x0020_0062, // ImageLaterality
+    0x0020_1041, // SliceLocation
     0x0028_0002, // SamplesPerPixel
     0x0028_0004, // PhotometricInterpretation
+    0x0028_0006, // PlanarConfiguration
     0x0028_0008, // NumberOfFrames
     0x0028_0010, // Rows
     0x0028_0011, // Columns
+    0x0028_0030, // PixelSpacing
     0x0028_0100, // BitsAllocated
+    0x0028_0101, // BitsStored
+    0x0028_0102, // HighBit
+    0x0028_0103, // PixelRepresentation
+    0x0028_1050, // WindowCenter
+    0x0028_1051, // WindowWidth
+    0x0028_1052, // RescaleIntercept
+    0x0028_1053, // RescaleSlope
+    0x0028_1054, // RescaleType
 ];
 
 pub(super) struct Walker<'a> {
