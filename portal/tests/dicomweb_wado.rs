@@ -691,7 +691,10 @@ open(sys.argv[1] + "/b.dcm", "wb").write(raw.replace(good, b"abc\\0.50000000000"
             .clone()
     };
     let a = by_sop("1.2.392.300.1.1.1");
-    assert_eq!(a["00280030"], json!({"vr": "DS", "Value": [0.661468, 0.661468]}));
+    assert_eq!(
+        a["00280030"],
+        json!({"vr": "DS", "Value": [0.661468, 0.661468]})
+    );
     assert_eq!(a["00281052"], json!({"vr": "DS", "Value": [-1024.0]}));
     assert_eq!(a["00281053"], json!({"vr": "DS", "Value": [1.0]}));
     assert_eq!(a["00180050"], json!({"vr": "DS", "Value": [5.0]}));

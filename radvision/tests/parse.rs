@@ -316,10 +316,18 @@ fn imaging_attributes_of_a_real_ct() {
     assert_eq!(a.rescale_slope, Some(1.0));
     assert_eq!(a.slice_thickness, Some(5.0));
     assert_eq!(a.slice_location, Some(-77.2040634155));
-    assert_eq!(a.image_position, Some([-158.135803, -179.035797, -75.699997]));
+    assert_eq!(
+        a.image_position,
+        Some([-158.135803, -179.035797, -75.699997])
+    );
     assert_eq!(a.image_orientation, Some([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]));
     assert_eq!(
-        (a.bits_allocated, a.bits_stored, a.high_bit, a.pixel_representation),
+        (
+            a.bits_allocated,
+            a.bits_stored,
+            a.high_bit,
+            a.pixel_representation
+        ),
         (Some(16), Some(16), Some(15), Some(1))
     );
     assert_eq!(a.photometric.as_deref(), Some("MONOCHROME2"));
