@@ -24,8 +24,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the platform: the web application and API (and, as later parts land, the DICOM
-    /// listener and the background workers). Applies pending migrations first.
+    /// Run the platform: the web application and API, the DICOM listener and the outbox
+    /// worker (sends to workstations). Applies pending migrations first.
     Serve,
     /// Apply pending database migrations and exit (for deployments that migrate separately).
     Migrate {

@@ -40,6 +40,10 @@ pub const JA_FILES: &[(&str, &str)] = &[
         "ja/pricing.toml",
         include_str!("../../templates/i18n/ja/pricing.toml"),
     ),
+    (
+        "ja/send.toml",
+        include_str!("../../templates/i18n/ja/send.toml"),
+    ),
 ];
 /// The English message files, in step with [`JA_FILES`].
 pub const EN_FILES: &[(&str, &str)] = &[
@@ -51,6 +55,10 @@ pub const EN_FILES: &[(&str, &str)] = &[
     (
         "en/pricing.toml",
         include_str!("../../templates/i18n/en/pricing.toml"),
+    ),
+    (
+        "en/send.toml",
+        include_str!("../../templates/i18n/en/send.toml"),
     ),
 ];
 

@@ -21,7 +21,8 @@ use shared::settings::Settings;
 
 use crate::state::AppState;
 
-/// A built, not yet running, platform: the HTTP server and the DICOM listener.
+/// A built, not yet running, platform: the HTTP server, the DICOM listener and the outbox
+/// worker.
 pub struct Application {
     pub server: Server,
     pub port: u16,
@@ -32,7 +33,8 @@ pub struct Application {
 
 impl Application {
     /// Sweeps the blob store (temporary files and orphans of a crash), starts the DICOM
-    /// listener and serves HTTP until the server stops.
+    /// listener and the outbox worker, and serves HTTP until the server stops (then stops
+    /// the worker gracefully).
     pub async fn run(self) -> std::io::Result<()> {
         match self.state.ingestor.startup_sweep().await {
             Ok(_) => {}
@@ -64,12 +66,40 @@ impl Application {
             port = self.dicom_port,
             "DICOM listener (C-STORE, C-ECHO) started"
         );
+        // The outbox worker (sends to workstations) runs beside the listener; at shutdown
+        // it hands back a job in progress between two instances.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = if self.state.settings.worker.enabled {
+            let w = radvision::worker::Worker::new(
+                self.state.pool.clone(),
+                &self.state.settings.worker,
+            )
+            .with_handler(std::sync::Arc::new(radvision::send::SendHandler::new(
+                self.state.pool.clone(),
+                self.state.ingestor.store().clone(),
+                &self.state.settings,
+            )));
+            Some(runtime.handle()?.spawn(w.run(stopped)))
+        } else {
+            None
+        };
         let r = self.server.await;
+        let _ = stop.send(true);
+        if let Some(w) = worker {
+            let abort = w.abort_handle();
+            if tokio::time::timeout(WORKER_SHUTDOWN, w).await.is_err() {
+                tracing::warn!("outbox worker did not stop in time; its job will be retried");
+                abort.abort();
+            }
+        }
         scp.abort();
         drop(runtime);
         r
     }
 }
+
+/// How long `run` waits at shutdown for the outbox worker to hand back its job.
+const WORKER_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Shuts a runtime down without blocking, also when dropped inside another runtime (as when
 /// a test's server future is dropped).

@@ -8,7 +8,8 @@
 //! - [`auth`]: passwords, TOTP, sessions, API tokens, the principal and its checks
 //! - [`audit`]: the hash-chained audit trail
 //! - [`reading`]: body parts, price tables, reading policies, read requests
-//! - [`outbox`]: side effects (mail) written with their cause, delivered by a worker
+//! - [`outbox`]: side effects (mail, DICOM sends) written with their cause, delivered by a worker
+//! - [`sends`]: sending a study to one of the facility's own DICOM nodes (its progress)
 //! - [`settings`]: the typed configuration
 //!
 //! Nothing here knows HTTP.
@@ -26,6 +27,7 @@ pub mod index_search;
 pub mod membership;
 pub mod outbox;
 pub mod reading;
+pub mod sends;
 pub mod serde_util;
 pub mod settings;
 pub mod validation;

@@ -53,6 +53,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub storage: StorageSettings,
     pub ingest: IngestSettings,
+    pub worker: WorkerSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -92,6 +93,30 @@ pub struct IngestSettings {
     pub max_associations: usize,
     /// A study counts as "still arriving" this many seconds after its last instance.
     pub arriving_seconds: u32,
+}
+
+/// The outbox worker (started by `serve` beside the HTTP server and the DICOM listener) and
+/// the sends to workstations it delivers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Run the worker in this process (a web-only node may leave it to another).
+    pub enabled: bool,
+    /// How often to look for due jobs when idle, in milliseconds.
+    pub poll_millis: u64,
+    /// A claimed job is retried by another worker when its claimant has not reported for
+    /// this long (it died); a running send renews its lease as it makes progress.
+    pub lease_seconds: u32,
+    /// Attempts before a job is given up (status failed).
+    pub max_attempts: u32,
+    /// The first retry waits this long; each further one twice as long as the previous.
+    pub retry_base_seconds: u32,
+    /// Longest wait between attempts.
+    pub retry_max_seconds: u32,
+    /// Time allowed to connect and negotiate an association with a workstation.
+    pub send_connect_timeout_seconds: u32,
+    /// Time allowed for each C-STORE response (and each write).
+    pub send_response_timeout_seconds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -232,6 +257,16 @@ impl Default for Settings {
                 max_associations: 32,
                 arriving_seconds: 90,
             },
+            worker: WorkerSettings {
+                enabled: true,
+                poll_millis: 2000,
+                lease_seconds: 300,
+                max_attempts: 10,
+                retry_base_seconds: 30,
+                retry_max_seconds: 3600,
+                send_connect_timeout_seconds: 15,
+                send_response_timeout_seconds: 60,
+            },
         }
     }
 }
@@ -239,6 +274,7 @@ impl Default for Settings {
 /// The top-level keys of the settings (what `ENKAKU_<KEY>…` variables may name).
 const SECTIONS: &[&str] = &[
     "data_dir", "demo", "http", "dicom", "database", "auth", "mail", "log", "storage", "ingest",
+    "worker",
 ];
 
 impl Settings {
@@ -392,6 +428,23 @@ impl Settings {
         }
         if self.ingest.max_associations == 0 {
             return bad("ingest.max_associations must be at least 1".into());
+        }
+        let w = &self.worker;
+        if w.poll_millis == 0 || w.lease_seconds < 10 || w.max_attempts == 0 {
+            return bad(
+                "worker.poll_millis must be at least 1, worker.lease_seconds at least 10 and \
+                 worker.max_attempts at least 1"
+                    .into(),
+            );
+        }
+        if w.retry_base_seconds == 0 || w.retry_max_seconds < w.retry_base_seconds {
+            return bad(
+                "worker.retry_base_seconds must be at least 1 and at most worker.retry_max_seconds"
+                    .into(),
+            );
+        }
+        if w.send_connect_timeout_seconds == 0 || w.send_response_timeout_seconds == 0 {
+            return bad("worker.send_*_timeout_seconds must be at least 1".into());
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             return bad("log.format must be text or json".into());

@@ -27,7 +27,8 @@ fn migrations_run_up_down_up() {
     assert!(db::pending(&mut c).unwrap().is_empty());
 }
 
-/// Column names per table, parsed from a migration tree's up.sql files (CREATE TABLE bodies).
+/// Column names per table, parsed from a migration tree's up.sql files (CREATE TABLE bodies
+/// and ALTER TABLE … ADD COLUMN lines).
 fn columns_in_tree(tree: &str) -> Vec<(String, String, bool)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../migrations")
@@ -68,6 +69,19 @@ fn columns_in_tree(tree: &str) -> Vec<(String, String, bool)> {
                 out.push((name.clone(), first.to_owned(), not_null));
             }
             rest = &after[body_end..];
+        }
+        // Columns added later: `ALTER TABLE t ADD COLUMN c TYPE ...;` on one line.
+        for l in sql.lines().map(str::trim) {
+            let Some(after) = l.strip_prefix("ALTER TABLE ") else {
+                continue;
+            };
+            let mut w = after.split_whitespace();
+            let (Some(table), Some("ADD"), Some("COLUMN"), Some(column)) =
+                (w.next(), w.next(), w.next(), w.next())
+            else {
+                continue;
+            };
+            out.push((table.to_owned(), column.to_owned(), l.contains("NOT NULL")));
         }
     }
     out.sort();

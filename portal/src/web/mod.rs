@@ -20,6 +20,7 @@ pub mod page;
 pub mod pricing;
 pub mod request_form;
 pub mod requests;
+pub mod send;
 pub mod session;
 pub mod signin;
 pub mod stow;
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(pricing::routes)
         .configure(body_parts::routes)
         .configure(requests::routes)
+        .configure(send::routes)
         .route("/facility/users", web::get().to(facility_users::list))
         .route("/facility/users", web::post().to(facility_users::create))
         .route(

@@ -399,3 +399,37 @@ diesel::joinable!(request_prices -> read_requests (request_id));
 diesel::joinable!(request_events -> read_requests (request_id));
 diesel::joinable!(read_requests -> studies (study_id));
 diesel::joinable!(read_requests -> patients (patient_id));
+
+diesel::table! {
+    dicom_sends (id) {
+        id -> BigInt,
+        facility_id -> BigInt,
+        study_id -> BigInt,
+        node_id -> Nullable<BigInt>,
+        node_ae_title -> Text,
+        requested_by -> BigInt,
+        status -> Text,
+        instances_total -> Integer,
+        instances_sent -> Integer,
+        instances_failed -> Integer,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    dicom_send_items (send_id, instance_id) {
+        send_id -> BigInt,
+        instance_id -> BigInt,
+        status -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(dicom_send_items -> dicom_sends (send_id));
+diesel::allow_tables_to_appear_in_same_query!(dicom_sends, dicom_send_items);
+
+

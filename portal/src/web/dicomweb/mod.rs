@@ -7,6 +7,7 @@
 //! supporting facility without a request, a guessed UID — is a 404 and an audit event.
 //! Patient content is `Cache-Control: no-store`.
 
+mod frames;
 pub mod json;
 pub mod qido;
 pub mod wado;
@@ -37,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
     qido::routes(cfg);
     wado::routes(cfg);
+    frames::routes(cfg);
 }
 
 /// What the caller may do with images: see its own facility's studies (requester), the

@@ -124,14 +124,14 @@ pub async fn method_not_allowed() -> HttpResponse {
 
 /// What was asked for: a study, one of its series, or one instance of that series.
 #[derive(Debug, Clone)]
-struct Target {
-    study: String,
-    series: Option<String>,
-    instance: Option<String>,
+pub(super) struct Target {
+    pub(super) study: String,
+    pub(super) series: Option<String>,
+    pub(super) instance: Option<String>,
 }
 
 impl Target {
-    fn from_path(req: &HttpRequest) -> Target {
+    pub(super) fn from_path(req: &HttpRequest) -> Target {
         let m = req.match_info();
         Target {
             study: m.get("study").unwrap_or("").to_owned(),
@@ -140,7 +140,7 @@ impl Target {
         }
     }
 
-    fn level(&self) -> &'static str {
+    pub(super) fn level(&self) -> &'static str {
         match (&self.series, &self.instance) {
             (_, Some(_)) => "instance",
             (Some(_), None) => "series",
@@ -149,7 +149,7 @@ impl Target {
     }
 
     /// The most specific object asked for (the audit event's object).
-    fn object(&self) -> (&'static str, String) {
+    pub(super) fn object(&self) -> (&'static str, String) {
         let uid = self
             .instance
             .as_ref()
@@ -177,10 +177,10 @@ impl Target {
 }
 
 /// The study the caller may see, its patient and the instances asked for.
-struct Found {
-    study: Study,
-    patient: Patient,
-    parts: Vec<SeriesInstance>,
+pub(super) struct Found {
+    pub(super) study: Study,
+    pub(super) patient: Patient,
+    pub(super) parts: Vec<SeriesInstance>,
 }
 
 enum Lookup {
@@ -227,7 +227,7 @@ fn lookup(c: &mut shared::db::DbConnection, scope: &Scope, t: &Target) -> shared
 }
 
 /// Authorises the caller for `t` and loads it; a denial is audited as `action` and is a 404.
-async fn resolve(
+pub(super) async fn resolve(
     state: &AppState,
     caller: &ApiCaller,
     t: &Target,
@@ -270,13 +270,13 @@ async fn audit_success(
     Ok(())
 }
 
-fn not_acceptable(message: &str) -> HttpResponse {
+pub(super) fn not_acceptable(message: &str) -> HttpResponse {
     HttpResponse::NotAcceptable()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({ "error": "not_acceptable", "message": message }))
 }
 
-fn accept_header(req: &HttpRequest) -> Option<&str> {
+pub(super) fn accept_header(req: &HttpRequest) -> Option<&str> {
     req.headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -350,7 +350,7 @@ impl Syntaxes {
 }
 
 /// Splits on `sep` outside double quotes.
-fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
+pub(super) fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut start, mut quoted) = (0, false);
     for (i, c) in s.char_indices() {
@@ -367,7 +367,7 @@ fn split_unquoted(s: &str, sep: char) -> Vec<&str> {
 
 /// One media range of an `Accept` header: the lower-case media type and its parameters
 /// (lower-case names, unquoted values). `None` when its `q` is 0.
-fn media_range(r: &str) -> Option<(String, Vec<(String, String)>)> {
+pub(super) fn media_range(r: &str) -> Option<(String, Vec<(String, String)>)> {
     let mut parts = split_unquoted(r, ';').into_iter();
     let media = parts.next()?.trim().to_ascii_lowercase();
     if media.is_empty() {
@@ -429,7 +429,7 @@ fn accepted_syntaxes(accept: Option<&str>) -> Result<Syntaxes, &'static str> {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum ReadError {
+pub(super) enum ReadError {
     #[error("instance {0}: the storage key does not match the index")]
     BadKey(i64),
     #[error("instance {id}: {source}")]
@@ -439,7 +439,7 @@ enum ReadError {
 }
 
 impl ReadError {
-    fn into_api(self) -> ApiError {
+    pub(super) fn into_api(self) -> ApiError {
         match self {
             ReadError::Store {
                 source: StoreError::Unavailable(_),
@@ -451,7 +451,7 @@ impl ReadError {
 }
 
 /// Reads an instance's Part 10 bytes through the store (which checks the SHA-256).
-async fn read_instance(store: &SharedStore, i: &Instance) -> Result<Bytes, ReadError> {
+pub(super) async fn read_instance(store: &SharedStore, i: &Instance) -> Result<Bytes, ReadError> {
     let key = BlobKey::parse(&i.storage_key)
         .filter(|k| k.sha256() == i.sha256)
         .ok_or(ReadError::BadKey(i.id))?;
@@ -467,7 +467,7 @@ async fn read_instance(store: &SharedStore, i: &Instance) -> Result<Bytes, ReadE
 
 /// A boundary that will not occur in the parts: 128 random bits (std's per-process random
 /// hasher keys, distinct per call).
-fn new_boundary() -> String {
+pub(super) fn new_boundary() -> String {
     use std::hash::{BuildHasher, Hasher};
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

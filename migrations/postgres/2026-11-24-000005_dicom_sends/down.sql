@@ -1,0 +1,2 @@
+DROP TABLE dicom_send_items;
+DROP TABLE dicom_sends;
