@@ -499,61 +499,58 @@ fn closing(boundary: &str) -> Bytes {
     Bytes::from(format!("--{boundary}--\r\n"))
 }
 
-struct Parts {
-    store: SharedStore,
-    boundary: String,
-    first: Option<(Instance, Bytes)>,
-    rest: VecDeque<Instance>,
-    done: bool,
-}
+/// How many bytes of instances the body reads ahead of what the client has taken: reading
+/// and hash-checking the next instances overlaps with sending this one (at most
+/// [`MAX_READ_AHEAD`] instances, at least one).
+const READ_AHEAD_BYTES: i64 = 8 << 20;
+const MAX_READ_AHEAD: usize = 4;
 
-/// The multipart body: `first` (already read), then each of `rest` read when the client is
-/// ready for it, then the close delimiter. An instance that cannot be read ends the stream
-/// with an error instead.
+/// The multipart body: `first` (already read), then each of `rest`, read a few instances
+/// ahead of the client (bounded by [`READ_AHEAD_BYTES`]), then the close delimiter. An
+/// instance that cannot be read ends the stream with an error instead.
 fn multipart_stream(
     store: SharedStore,
     boundary: String,
     first: Option<(Instance, Bytes)>,
     rest: VecDeque<Instance>,
 ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + 'static {
-    let parts = Parts {
-        store,
-        boundary,
-        first,
-        rest,
-        done: false,
-    };
-    stream::unfold(parts, |mut s| async move {
-        if s.done {
+    let largest = rest.iter().map(|i| i.size_bytes).max().unwrap_or(0).max(1);
+    let ahead = usize::try_from(READ_AHEAD_BYTES / largest)
+        .unwrap_or(1)
+        .clamp(1, MAX_READ_AHEAD);
+    let reads = stream::iter(rest)
+        .map(move |i| {
+            let store = store.clone();
+            async move {
+                let data = read_instance(&store, &i).await;
+                data.map(|d| (i, d))
+            }
+        })
+        .buffered(ahead);
+    let parts = Box::pin(stream::iter(first.map(Ok)).chain(reads));
+    stream::unfold((parts, boundary, false), |(mut parts, boundary, done)| async move {
+        if done {
             return None;
         }
-        let (instance, data) = match s.first.take() {
-            Some(p) => p,
-            None => match s.rest.pop_front() {
-                None => {
-                    s.done = true;
-                    return Some((vec![Ok(closing(&s.boundary))], s));
-                }
-                Some(i) => match read_instance(&s.store, &i).await {
-                    Ok(data) => (i, data),
-                    Err(e) => {
-                        tracing::error!(error = %e, "wado-rs: instance unreadable, response cut short");
-                        s.done = true;
-                        return Some((vec![Err(std::io::Error::other(e.to_string()))], s));
-                    }
-                },
-            },
+        let chunks = match parts.next().await {
+            Some(Ok((instance, data))) => vec![
+                Ok(part_head(&boundary, &instance.transfer_syntax_uid, data.len())),
+                Ok(data),
+                Ok(Bytes::from_static(b"\r\n")),
+            ],
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "wado-rs: instance unreadable, response cut short");
+                return Some((
+                    vec![Err(std::io::Error::other(e.to_string()))],
+                    (parts, boundary, true),
+                ));
+            }
+            None => {
+                let close = closing(&boundary);
+                return Some((vec![Ok(close)], (parts, boundary, true)));
+            }
         };
-        let chunks = vec![
-            Ok(part_head(
-                &s.boundary,
-                &instance.transfer_syntax_uid,
-                data.len(),
-            )),
-            Ok(data),
-            Ok(Bytes::from_static(b"\r\n")),
-        ];
-        Some((chunks, s))
+        Some((chunks, (parts, boundary, false)))
     })
     .flat_map(stream::iter)
 }
@@ -573,16 +570,48 @@ async fn metadata_of(
         ));
     }
     let found = resolve(state, caller, &t, METADATA).await?;
-    let body: Vec<Value> = found
-        .parts
-        .iter()
-        .map(|p| instance_json(&found.patient, &found.study, p))
-        .collect();
+    let found = std::sync::Arc::new(found);
+    let f = found.clone();
+    let body = web::block(move || metadata_body(&f.patient, &f.study, &f.parts))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     audit_success(state, caller, METADATA, &t, &found).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/dicom+json")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(Value::Array(body).to_string()))
+        .body(body))
+}
+
+/// The metadata array. The patient, study and series attributes are the same for every
+/// instance of a series, so they are serialised once per series and spliced into each
+/// instance's object (a 2,000-instance series is one string, built without a JSON tree).
+fn metadata_body(p: &Patient, s: &Study, parts: &[SeriesInstance]) -> String {
+    let mut shared: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+    let mut out = String::with_capacity(parts.len().saturating_mul(2048) + 2);
+    out.push('[');
+    for (n, si) in parts.iter().enumerate() {
+        let common = shared
+            .entry(si.series.id)
+            .or_insert_with(|| object_members(&common_attributes(p, s, si)));
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        out.push_str(common);
+        out.push(',');
+        out.push_str(&object_members(&instance_attributes(&si.instance)));
+        out.push('}');
+    }
+    out.push(']');
+    out
+}
+
+/// `"k":v,…` — a JSON object's members without the braces.
+fn object_members(m: &Map<String, Value>) -> String {
+    let s = Value::Object(m.clone()).to_string();
+    s.get(1..s.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn metadata_acceptable(accept: Option<&str>) -> bool {
@@ -600,8 +629,16 @@ fn metadata_acceptable(accept: Option<&str>) -> bool {
 }
 
 /// One instance's DICOM JSON from the index.
+#[cfg(test)]
 fn instance_json(p: &Patient, s: &Study, si: &SeriesInstance) -> Value {
-    let (se, i) = (&si.series, &si.instance);
+    let mut m = common_attributes(p, s, si);
+    m.extend(instance_attributes(&si.instance));
+    Value::Object(m)
+}
+
+/// The patient, study and series attributes of an instance.
+fn common_attributes(p: &Patient, s: &Study, si: &SeriesInstance) -> Map<String, Value> {
+    let se = &si.series;
     let mut m = Map::new();
     let mut put = |tag: &str, v: Value| {
         m.insert(tag.to_owned(), v);
@@ -627,7 +664,15 @@ fn instance_json(p: &Patient, s: &Study, si: &SeriesInstance) -> Value {
     put("00200011", int("IS", se.series_number.map(i64::from)));
     put("0008103E", string("LO", &se.description));
     put("00180015", string("CS", &se.body_part));
-    // Instance.
+    m
+}
+
+/// The instance's own attributes, with the indexed imaging attributes.
+fn instance_attributes(i: &Instance) -> Map<String, Value> {
+    let mut m = Map::new();
+    let mut put = |tag: &str, v: Value| {
+        m.insert(tag.to_owned(), v);
+    };
     put("00080016", string("UI", &i.sop_class_uid));
     put("00080018", string("UI", &i.sop_instance_uid));
     put("00200013", int("IS", i.instance_number.map(i64::from)));
@@ -636,7 +681,7 @@ fn instance_json(p: &Patient, s: &Study, si: &SeriesInstance) -> Value {
     put("00280008", int("IS", i.frames.map(i64::from)));
     put("00020010", string("UI", &i.transfer_syntax_uid));
     json::imaging(&i.imaging(), &mut m);
-    Value::Object(m)
+    m
 }
 
 #[cfg(test)]
