@@ -528,30 +528,37 @@ fn multipart_stream(
         })
         .buffered(ahead);
     let parts = Box::pin(stream::iter(first.map(Ok)).chain(reads));
-    stream::unfold((parts, boundary, false), |(mut parts, boundary, done)| async move {
-        if done {
-            return None;
-        }
-        let chunks = match parts.next().await {
-            Some(Ok((instance, data))) => vec![
-                Ok(part_head(&boundary, &instance.transfer_syntax_uid, data.len())),
-                Ok(data),
-                Ok(Bytes::from_static(b"\r\n")),
-            ],
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "wado-rs: instance unreadable, response cut short");
-                return Some((
-                    vec![Err(std::io::Error::other(e.to_string()))],
-                    (parts, boundary, true),
-                ));
+    stream::unfold(
+        (parts, boundary, false),
+        |(mut parts, boundary, done)| async move {
+            if done {
+                return None;
             }
-            None => {
-                let close = closing(&boundary);
-                return Some((vec![Ok(close)], (parts, boundary, true)));
-            }
-        };
-        Some((chunks, (parts, boundary, false)))
-    })
+            let chunks = match parts.next().await {
+                Some(Ok((instance, data))) => vec![
+                    Ok(part_head(
+                        &boundary,
+                        &instance.transfer_syntax_uid,
+                        data.len(),
+                    )),
+                    Ok(data),
+                    Ok(Bytes::from_static(b"\r\n")),
+                ],
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "wado-rs: instance unreadable, response cut short");
+                    return Some((
+                        vec![Err(std::io::Error::other(e.to_string()))],
+                        (parts, boundary, true),
+                    ));
+                }
+                None => {
+                    let close = closing(&boundary);
+                    return Some((vec![Ok(close)], (parts, boundary, true)));
+                }
+            };
+            Some((chunks, (parts, boundary, false)))
+        },
+    )
     .flat_map(stream::iter)
 }
 
