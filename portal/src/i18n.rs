@@ -44,6 +44,10 @@ pub const JA_FILES: &[(&str, &str)] = &[
         "ja/send.toml",
         include_str!("../../templates/i18n/ja/send.toml"),
     ),
+    (
+        "ja/viewer.toml",
+        include_str!("../../templates/i18n/ja/viewer.toml"),
+    ),
 ];
 /// The English message files, in step with [`JA_FILES`].
 pub const EN_FILES: &[(&str, &str)] = &[
@@ -59,6 +63,10 @@ pub const EN_FILES: &[(&str, &str)] = &[
     (
         "en/send.toml",
         include_str!("../../templates/i18n/en/send.toml"),
+    ),
+    (
+        "en/viewer.toml",
+        include_str!("../../templates/i18n/en/viewer.toml"),
     ),
 ];
 

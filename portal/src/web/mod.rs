@@ -27,6 +27,7 @@ pub mod stow;
 pub mod studies;
 pub mod upload;
 pub mod user_forms;
+pub mod viewer;
 
 use actix_web::web;
 
@@ -74,6 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(body_parts::routes)
         .configure(requests::routes)
         .configure(send::routes)
+        .configure(viewer::routes)
         .route("/facility/users", web::get().to(facility_users::list))
         .route("/facility/users", web::post().to(facility_users::create))
         .route(

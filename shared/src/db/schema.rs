@@ -432,4 +432,19 @@ diesel::table! {
 diesel::joinable!(dicom_send_items -> dicom_sends (send_id));
 diesel::allow_tables_to_appear_in_same_query!(dicom_sends, dicom_send_items);
 
+diesel::table! {
+    key_images (id) {
+        id -> BigInt,
+        facility_id -> BigInt,
+        study_id -> BigInt,
+        instance_id -> BigInt,
+        frame -> Integer,
+        request_id -> Nullable<BigInt>,
+        marked_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
 
+diesel::joinable!(key_images -> instances (instance_id));
+diesel::allow_tables_to_appear_in_same_query!(key_images, instances);
+diesel::allow_tables_to_appear_in_same_query!(key_images, series);

@@ -2,6 +2,7 @@
 //! supporting facility's reading policy, and read requests with their price snapshots.
 
 pub mod catalogue;
+pub mod key_images;
 pub mod policy;
 pub mod pricing;
 pub mod requests;
