@@ -349,6 +349,7 @@ pub fn seed(conn: &mut DbConnection, settings: &Settings) -> Result<DemoAccounts
         }
     }
     seed_reading(conn, &ctx, &ids)?;
+    seed_worklist(conn, &ctx)?;
     let dicom: SocketAddr = settings
         .dicom
         .bind
@@ -431,6 +432,53 @@ fn seed_reading(conn: &mut DbConnection, ctx: &Ctx, ids: &[i64]) -> Result<(), s
             allow_radiologist_choice: false,
         },
     )?;
+    Ok(())
+}
+
+/// The worklist's team settings: specialty scores for rad.chuo and rad.shimin (CT and MRI:
+/// head and neck 90, chest 80, abdomen 70; rad.shimin reads no limbs, rad.chuo limbs 60),
+/// duty around the clock every day and on holidays, and automatic assignment on at
+/// 県立中央病院.
+fn seed_worklist(conn: &mut DbConnection, ctx: &Ctx) -> Result<(), shared::Error> {
+    use shared::domain::{BodyRegion, Exam};
+    use shared::reading::{duty, specialties, worklist};
+
+    for (username, limbs) in [("rad.chuo", 60u8), ("rad.shimin", 0u8)] {
+        let Some(u) = users::find_by_username(conn, username)? else {
+            continue;
+        };
+        let mut grid = specialties::Grid::new();
+        for exam in [Exam::Ct, Exam::Mri] {
+            for (region, score) in [
+                (BodyRegion::HeadNeck, 90),
+                (BodyRegion::Chest, 80),
+                (BodyRegion::Abdomen, 70),
+                (BodyRegion::UpperLimb, limbs),
+                (BodyRegion::LowerLimb, limbs),
+            ] {
+                grid.insert((exam, region), score);
+            }
+        }
+        grid.insert((Exam::CrDx, BodyRegion::Chest), 80);
+        let facility_id = u.user.facility_id;
+        specialties::save(conn, ctx, facility_id, u.user.id, &grid)?;
+        for day in 0..=duty::HOLIDAY {
+            duty::add(
+                conn,
+                ctx,
+                facility_id,
+                &duty::SlotForm {
+                    user_id: u.user.id.to_string(),
+                    weekday: day.to_string(),
+                    starts: "00:00".into(),
+                    ends: "24:00".into(),
+                },
+            )?;
+        }
+        if username == "rad.chuo" {
+            worklist::save_settings(conn, ctx, facility_id, true, "8")?;
+        }
+    }
     Ok(())
 }
 

@@ -48,6 +48,14 @@ pub const JA_FILES: &[(&str, &str)] = &[
         "ja/viewer.toml",
         include_str!("../../templates/i18n/ja/viewer.toml"),
     ),
+    (
+        "ja/reports.toml",
+        include_str!("../../templates/i18n/ja/reports.toml"),
+    ),
+    (
+        "ja/worklist.toml",
+        include_str!("../../templates/i18n/ja/worklist.toml"),
+    ),
 ];
 /// The English message files, in step with [`JA_FILES`].
 pub const EN_FILES: &[(&str, &str)] = &[
@@ -67,6 +75,14 @@ pub const EN_FILES: &[(&str, &str)] = &[
     (
         "en/viewer.toml",
         include_str!("../../templates/i18n/en/viewer.toml"),
+    ),
+    (
+        "en/reports.toml",
+        include_str!("../../templates/i18n/en/reports.toml"),
+    ),
+    (
+        "en/worklist.toml",
+        include_str!("../../templates/i18n/en/worklist.toml"),
     ),
 ];
 

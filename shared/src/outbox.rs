@@ -48,6 +48,11 @@ pub mod kind {
     pub const REQUEST_FILED: &str = "notify.request_filed";
     /// Tell a supporting facility that a request to it was cancelled.
     pub const REQUEST_CANCELLED: &str = "notify.request_cancelled";
+    /// Tell the requesting facility that a report was confirmed (`{"request_id", "report_id",
+    /// "version", "requesting_facility_id"}`; the mail itself comes later).
+    pub const REPORT_CONFIRMED: &str = "notify.report_confirmed";
+    /// Tell the requesting facility that an addendum was added to a confirmed report.
+    pub const REPORT_ADDENDUM: &str = "notify.report_addendum";
     /// Send a study to a facility's own DICOM node (`{"send_id": …}`, see `sends`).
     pub const DICOM_SEND: &str = "dicom.send";
 }

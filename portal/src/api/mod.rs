@@ -9,8 +9,10 @@ pub mod error;
 pub mod facilities;
 pub mod me;
 pub mod openapi;
+pub mod reports;
 pub mod requests;
 pub mod studies;
+pub mod worklist;
 
 use actix_web::web;
 
@@ -28,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(facilities::set_status),
             )
             .configure(requests::routes)
+            .configure(worklist::routes)
+            .configure(reports::routes)
             .route("/studies", web::get().to(studies::list))
             .route("/studies/{id}", web::get().to(studies::get))
             .route("/dicom-nodes", web::get().to(dicom_nodes::list))

@@ -14,7 +14,9 @@ use utoipa::{Modify, OpenApi};
         crate::api::dicom_nodes::update, crate::api::dicom_nodes::delete,
         crate::api::studies::list, crate::api::studies::get,
         crate::api::requests::quote, crate::api::requests::create, crate::api::requests::list,
-        crate::api::requests::get, crate::api::requests::cancel),
+        crate::api::requests::get, crate::api::requests::cancel,
+        crate::api::reports::get, crate::api::reports::save_draft, crate::api::reports::confirm,
+        crate::api::reports::addendum, crate::api::reports::acknowledge),
     components(schemas(crate::api::error::ErrorBody, crate::api::me::Me, crate::api::me::MeFacility, crate::api::me::DirectoryItem,
         crate::api::facilities::FacilityOut, crate::api::facilities::FacilityInput,
         crate::api::facilities::StatusInput,
@@ -30,8 +32,13 @@ use utoipa::{Modify, OpenApi};
         crate::api::requests::RequestStudy, crate::api::requests::FacilityRef,
         crate::api::requests::UserRef, crate::api::requests::BodyPartOut,
         crate::api::requests::StatusEventOut, crate::api::requests::PriceOut,
-        crate::api::requests::AttachmentOut)),
-    tags((name = "requests", description = "Read requests (読影依頼): the options and prices for a study, filing, lists, one request, cancelling")),
+        crate::api::requests::AttachmentOut,
+        crate::api::reports::DraftInput, crate::api::reports::ConfirmInput,
+        crate::api::reports::AddendumInput, crate::api::reports::ReportOut,
+        crate::api::reports::VersionOut, crate::api::reports::KeyImageOut,
+        crate::api::reports::DraftOut, crate::api::reports::DraftSaved)),
+    tags((name = "requests", description = "Read requests (読影依頼): the options and prices for a study, filing, lists, one request, cancelling"),
+        (name = "reports", description = "Reports (読影レポート): the report and draft, saving the draft, confirming (確定), addenda, acknowledging")),
     modifiers(&Security),
 )]
 pub struct ApiDoc;
@@ -53,5 +60,7 @@ impl Modify for Security {
 }
 
 pub async fn document() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::api::worklist::WorklistDoc::openapi());
+    HttpResponse::Ok().json(doc)
 }

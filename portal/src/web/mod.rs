@@ -18,6 +18,7 @@ pub mod facility_users;
 pub mod home;
 pub mod page;
 pub mod pricing;
+pub mod reports;
 pub mod request_form;
 pub mod requests;
 pub mod send;
@@ -28,6 +29,7 @@ pub mod studies;
 pub mod upload;
 pub mod user_forms;
 pub mod viewer;
+pub mod worklist;
 
 use actix_web::web;
 
@@ -74,8 +76,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(pricing::routes)
         .configure(body_parts::routes)
         .configure(requests::routes)
+        .configure(reports::routes)
         .configure(send::routes)
         .configure(viewer::routes)
+        .configure(worklist::routes)
         .route("/facility/users", web::get().to(facility_users::list))
         .route("/facility/users", web::post().to(facility_users::create))
         .route(

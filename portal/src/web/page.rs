@@ -45,6 +45,9 @@ pub fn nav_for(p: &Principal, path: &str) -> Vec<NavItem> {
     if p.is_requester() {
         items.push(("/directory", "nav.directory"));
     }
+    if p.has_any(&[Role::Radiologist, Role::Coordinator]) && p.facility_is_supporting {
+        items.push(("/worklist", "nav.worklist"));
+    }
     if p.has(Role::Coordinator) && p.facility_is_supporting {
         items.push(("/pricing", "nav.pricing"));
         items.push(("/facility/reading-policy", "nav.reading_policy"));
@@ -92,6 +95,16 @@ const NOTICES: &[&str] = &[
     "flash.request_filed",
     "flash.request_cancelled",
     "flash.request_not_cancelled",
+    "flash.worklist_claimed",
+    "flash.worklist_released",
+    "flash.worklist_assigned",
+    "flash.worklist_auto_assigned",
+    "worklist.err_taken",
+    "worklist.err_assigned_other",
+    "worklist.err_not_live",
+    "worklist.err_not_assigned",
+    "worklist.err_started",
+    "worklist.err_changed",
 ];
 
 impl Page {

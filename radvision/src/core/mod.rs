@@ -3,6 +3,7 @@
 //! the filing of read requests, and the assignment of requests to radiologists.
 
 pub mod assignment;
+pub mod auto_assign;
 pub mod calendar;
 pub mod pricing;
 pub mod requests;

@@ -332,6 +332,11 @@ diesel::table! {
         due_at -> Timestamp,
         requested_at -> Timestamp,
         updated_at -> Timestamp,
+        assigned_to -> Nullable<BigInt>,
+        assigned_at -> Nullable<Timestamp>,
+        assigned_by -> Nullable<BigInt>,
+        assignment_reason -> Text,
+        reading_started_at -> Nullable<Timestamp>,
     }
 }
 
@@ -448,3 +453,123 @@ diesel::table! {
 diesel::joinable!(key_images -> instances (instance_id));
 diesel::allow_tables_to_appear_in_same_query!(key_images, instances);
 diesel::allow_tables_to_appear_in_same_query!(key_images, series);
+
+diesel::table! {
+    specialty_scores (user_id, exam, region) {
+        facility_id -> BigInt,
+        user_id -> BigInt,
+        exam -> Text,
+        region -> Text,
+        score -> Integer,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    duty_slots (id) {
+        id -> BigInt,
+        facility_id -> BigInt,
+        user_id -> BigInt,
+        weekday -> Integer,
+        starts -> Text,
+        ends -> Text,
+        created_at -> Timestamp,
+        created_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    assignment_settings (facility_id) {
+        facility_id -> BigInt,
+        auto_assign -> Bool,
+        max_open -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(specialty_scores, users);
+diesel::allow_tables_to_appear_in_same_query!(duty_slots, users);
+
+diesel::table! {
+    reports (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        supporting_facility_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_versions (id) {
+        id -> BigInt,
+        report_id -> BigInt,
+        version -> Integer,
+        kind -> Text,
+        findings -> Text,
+        impression -> Text,
+        recommendation -> Text,
+        addendum_reason -> Nullable<Text>,
+        author_id -> BigInt,
+        confirmed_by -> BigInt,
+        confirmed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_version_key_images (version_id, instance_id, frame) {
+        version_id -> BigInt,
+        instance_id -> BigInt,
+        frame -> Integer,
+    }
+}
+
+diesel::table! {
+    report_drafts (request_id) {
+        request_id -> BigInt,
+        author_id -> BigInt,
+        findings -> Text,
+        impression -> Text,
+        recommendation -> Text,
+        addendum_reason -> Nullable<Text>,
+        revision -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    report_templates (id) {
+        id -> BigInt,
+        facility_id -> BigInt,
+        exam -> Text,
+        region -> Nullable<Text>,
+        name -> Text,
+        findings -> Text,
+        impression -> Text,
+        recommendation -> Text,
+        updated_by -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    fee_lines (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        requesting_facility_id -> BigInt,
+        supporting_facility_id -> BigInt,
+        subtotal -> BigInt,
+        tax -> BigInt,
+        total -> BigInt,
+        tax_included -> Bool,
+        confirmed_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(report_versions -> reports (report_id));
+diesel::joinable!(report_version_key_images -> instances (instance_id));
+diesel::allow_tables_to_appear_in_same_query!(reports, report_versions);
+diesel::allow_tables_to_appear_in_same_query!(reports, read_requests);
+diesel::allow_tables_to_appear_in_same_query!(report_version_key_images, instances);
+diesel::allow_tables_to_appear_in_same_query!(report_version_key_images, series);
+diesel::allow_tables_to_appear_in_same_query!(report_version_key_images, studies);

@@ -2,7 +2,12 @@
 //! supporting facility's reading policy, and read requests with their price snapshots.
 
 pub mod catalogue;
+pub mod duty;
 pub mod key_images;
 pub mod policy;
 pub mod pricing;
+pub mod report_templates;
+pub mod reports;
 pub mod requests;
+pub mod specialties;
+pub mod worklist;

@@ -50,6 +50,13 @@ pub struct ReadRequest {
     pub due_at: NaiveDateTime,
     pub requested_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The radiologist reading it (worklist: claimed or assigned), when, by whom (None:
+    /// the automatic assignment) and why (JSON), and when reading started.
+    pub assigned_to: Option<i64>,
+    pub assigned_at: Option<NaiveDateTime>,
+    pub assigned_by: Option<i64>,
+    pub assignment_reason: String,
+    pub reading_started_at: Option<NaiveDateTime>,
 }
 
 impl ReadRequest {
