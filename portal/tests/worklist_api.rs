@@ -248,3 +248,46 @@ async fn other_hospitals_clinics_and_guessed_ids_get_404_and_an_audit_row() {
     assert_eq!(got.assigned_to, None);
     assert_eq!(got.status, "requested");
 }
+
+/// With automatic assignment on, a request filed through the API is assigned at once, by the
+/// system (not by the clinic user), with its reason.
+#[tokio::test]
+async fn a_request_filed_to_a_facility_with_automatic_assignment_is_assigned_at_once() {
+    let app = spawn_app().await;
+    let w = world(&app);
+    let n = &w.n;
+    team_member(
+        &app,
+        n.kmix,
+        n.kmix_radiologist.id,
+        &[(Exam::Ct, BodyRegion::Chest, 85)],
+    );
+    worklist_fixtures::auto_on(&app, n.kmix);
+    let study = common::reading::study(&app, n.clinic, "P-AUTO", "2.9.1", "CT", 3);
+    common::reading::settle(&app, study);
+    let doctor = token(&app, &n.physician);
+    let body = json!({
+        "study_id": study,
+        "supporting_facility_id": n.kmix,
+        "urgency": "routine",
+        "category": "clinical",
+        "modality": "CT",
+        "body_parts": ["CHEST"],
+        "purpose": "diagnosis",
+        "clinical_info": "pneumonia",
+        "contact_phone": "087-111-2222",
+    });
+    let (s, v) = app
+        .client()
+        .api_send("POST", "/api/v1/requests", &doctor, &body.to_string())
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let r = request(&app, id);
+    assert_eq!(r.assigned_to, Some(n.kmix_radiologist.id));
+    assert_eq!(r.assigned_by, None, "assigned by the engine");
+    assert_eq!(r.status, "accepted");
+    let why: serde_json::Value = serde_json::from_str(&r.assignment_reason).unwrap();
+    assert_eq!(why["why"]["score"], 85);
+    assert_eq!(app.audit_count("worklist.auto_assign", "success"), 1);
+}

@@ -791,7 +791,10 @@ pub async fn submit(
                 require_expected_total: true,
             };
             match core::file(c, &ctx, who, study_id, &f, at) {
-                Ok(r) => Ok(Ok(r)),
+                Ok(r) => {
+                    radvision::core::auto_assign::after_filing(c, r.supporting_facility_id, now);
+                    Ok(Ok(r))
+                }
                 Err(shared::Error::Validation(e)) => {
                     let data = load_form_data(c, &ctx, fid, uid, study_id, &f, now, arriving)?;
                     Ok(Err((e, Some(data))))

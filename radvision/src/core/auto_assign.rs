@@ -5,7 +5,8 @@
 //! event. A request whose requester named a radiologist goes to that radiologist when they
 //! are still one of the facility's.
 //!
-//! When it runs (docs/WORKLIST.md): on the worklist's loads and refreshes (screen and API)
+//! When it runs (docs/WORKLIST.md): right after a request is filed ([`after_filing`]), on
+//! the worklist's loads and refreshes (screen and API)
 //! when the facility has automatic assignment on and something is waiting, and when the
 //! coordinator presses 「自動配分を実行」 (also with it off: a one-off run).
 
@@ -102,6 +103,17 @@ pub fn waiting_of(r: &ReadRequest, parts: &[catalogue::BodyPart]) -> Waiting {
 /// Whether anything waits unassigned at the facility (a cheap read before a run).
 pub fn anything_waiting(c: &mut DbConnection, facility_id: i64) -> Result<bool> {
     Ok(!worklist::waiting_unassigned(c, facility_id)?.is_empty())
+}
+
+/// Right after a request is filed (its own transaction has committed): runs the assignment
+/// for the supporting facility if it has automatic assignment on, as the system (the
+/// requester is not the one assigning). A failure here never undoes the filing: the request
+/// stays waiting for the next run (worklist refresh or the coordinator), and it is logged.
+pub fn after_filing(conn: &mut DbConnection, facility_id: i64, now: NaiveDateTime) {
+    let ctx = Ctx::system("auto-assign on filing");
+    if let Err(e) = run(conn, &ctx, facility_id, now, false) {
+        tracing::warn!(facility_id, error = %e, "automatic assignment after filing failed; the request waits for the next run");
+    }
 }
 
 /// Runs the assignment for the facility if it has automatic assignment on (or `force`), in

@@ -94,6 +94,9 @@ impl RequestStatus {
             (Requested, Accepted)
                 | (Requested, Reading)
                 | (Accepted, Reading)
+                // A radiologist of the facility may confirm without claiming first.
+                | (Requested, Confirmed)
+                | (Accepted, Confirmed)
                 | (Reading, Confirmed)
                 | (Confirmed, Acknowledged)
                 | (Requested, Cancelled)
@@ -295,6 +298,8 @@ mod tests {
         assert!(Requested.can_become(Cancelled));
         assert!(!Reading.can_become(Cancelled));
         assert!(!Confirmed.can_become(Reading));
+        assert!(Requested.can_become(Confirmed) && Accepted.can_become(Confirmed));
+        assert!(!Cancelled.can_become(Confirmed) && !Acknowledged.can_become(Confirmed));
         assert!(Requested.can_cancel() && !Reading.can_cancel());
     }
 }

@@ -66,7 +66,7 @@ pub fn is_reported(s: RequestStatus) -> bool {
 /// claimed yet (`requested`) may be read and confirmed straight away by a radiologist of the
 /// named facility — the worklist's claim is a courtesy between colleagues, not a gate.
 pub fn may_confirm(s: RequestStatus) -> bool {
-    s.is_live()
+    s.can_become(RequestStatus::Confirmed)
 }
 
 /// The three text fields as they arrive from a form or a JSON body (validated by the

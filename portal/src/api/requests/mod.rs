@@ -479,6 +479,7 @@ pub async fn create(
     let r = state
         .db(move |c| {
             let r = core::file(c, &ctx, who, study_id, &form, at)?;
+            radvision::core::auto_assign::after_filing(c, r.supporting_facility_id, at.now);
             read_request(c, &ctx, &principal, r.id)
         })
         .await;
