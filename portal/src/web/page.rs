@@ -47,6 +47,12 @@ pub fn nav_for(p: &Principal, path: &str) -> Vec<NavItem> {
     }
     if p.has_any(&[Role::Radiologist, Role::Coordinator]) && p.facility_is_supporting {
         items.push(("/worklist", "nav.worklist"));
+        items.push(("/facility/report-templates", "nav.report_templates"));
+    }
+    let sees_images = (p.is_requester() && p.facility_is_requesting)
+        || (p.has_any(&[Role::Radiologist, Role::Coordinator]) && p.facility_is_supporting);
+    if sees_images {
+        items.push(("/sends", "nav.sends"));
     }
     if p.has(Role::Coordinator) && p.facility_is_supporting {
         items.push(("/pricing", "nav.pricing"));
