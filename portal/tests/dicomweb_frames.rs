@@ -546,3 +546,39 @@ async fn serving_a_ct_frame_is_quick() {
     assert!(a == b);
     assert!(timings[1] < Duration::from_millis(500), "{:?}", timings[1]);
 }
+
+/// PyPI `dicomweb-client` (the library OHIF-style tools build on) retrieves a server-decoded
+/// frame of the JPEG 2000 MR, equal to the uncompressed file's pixels, and a rendered PNG.
+#[tokio::test]
+async fn dicomweb_client_retrieves_frames_and_rendered_images() {
+    let s = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/frames_client.py");
+    let (base, tok, out) = (
+        s.app.base.clone(),
+        s.doctor.clone(),
+        dir.path().display().to_string(),
+    );
+    let o = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .args([&base, &tok, STUDY, MR, MR_J2K, &out])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        o.status.success(),
+        "frames_client.py: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["frames"], 1);
+    let reference = raw_frame(s.file(MR_NATIVE), 1).unwrap();
+    let got = std::fs::read(dir.path().join("frame1.raw")).unwrap();
+    assert!(got == reference.data, "the decoded frame differs");
+    let png = std::fs::read(dir.path().join("rendered.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}

@@ -241,11 +241,15 @@ fn accepted_frames(accept: Option<&str>) -> Result<Vec<FrameRange>, &'static str
             "multipart/related" | "multipart/*" => {
                 let ts = param("transfer-syntax");
                 match param("type").map(|t| t.to_ascii_lowercase()).as_deref() {
-                    None | Some("application/octet-stream") => match ts.as_deref() {
-                        None | Some(EXPLICIT_LE) => out.push(FrameRange::Native),
-                        Some("*") => out.push(FrameRange::AsStored),
-                        Some(_) => {}
-                    },
+                    // `type="*/*"` (dicomweb-client's default for frames) or
+                    // `application/*`: any part type will do, native pixels first.
+                    None | Some("application/octet-stream" | "*/*" | "application/*") => {
+                        match ts.as_deref() {
+                            None | Some(EXPLICIT_LE) => out.push(FrameRange::Native),
+                            Some("*") => out.push(FrameRange::AsStored),
+                            Some(_) => {}
+                        }
+                    }
                     Some(t) if t.starts_with("image/") => {
                         out.push(FrameRange::Image(t.to_owned(), ts.filter(|t| t != "*")));
                     }
@@ -581,6 +585,8 @@ mod tests {
         let pick = |a: Option<&str>, ts: &str| choose(&accepted_frames(a).unwrap(), ts);
         assert_eq!(pick(None, J2K), native);
         assert_eq!(pick(Some("*/*"), J2K), native);
+        // dicomweb-client's default for frames.
+        assert_eq!(pick(Some("multipart/related; type=\"*/*\""), J2K), native);
         assert_eq!(
             pick(
                 Some("multipart/related; type=\"application/octet-stream\"; transfer-syntax=1.2.840.10008.1.2.1"),
