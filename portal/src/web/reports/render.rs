@@ -237,7 +237,18 @@ pub fn editor(
             f.recommendation.clone(),
             f.addendum_reason.clone(),
         ),
-        None if reported => Default::default(),
+        // An addendum starts from the latest confirmed text, to be corrected in place.
+        None if reported => v
+            .latest()
+            .map(|l| {
+                (
+                    l.version.findings.clone(),
+                    l.version.impression.clone(),
+                    l.version.recommendation.clone(),
+                    String::new(),
+                )
+            })
+            .unwrap_or_default(),
         None => (draft_text.0, draft_text.1, draft_text.2, String::new()),
     };
     let t = EditorPage {
