@@ -504,6 +504,69 @@ async fn only_those_who_may_see_the_study_get_its_pixels() {
     assert_eq!(events(app, "dicomweb.frames", "success").len(), 0);
 }
 
+/// A 12-bit JPEG Extended CT (pydicom's `JPEG-lossy.dcm`), which browsers cannot decode, is
+/// decoded on the server (dcmtk's dcmdjpeg, radvision/src/pixels/jpeg12.rs): its frame comes
+/// back as 16-bit native pixels, it renders, and its stored codestream is still offered.
+#[tokio::test]
+async fn twelve_bit_jpeg_is_decoded_on_the_server() {
+    const STUDY12: &str = "1.2.392.200.78";
+    const SERIES12: &str = "1.2.392.200.78.1";
+    const SOP12: &str = "1.2.392.200.78.1.1";
+    let app = spawn_app().await;
+    let n = reading::network(&app);
+    let doctor = token(&app, &n.physician);
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = pixels::make(
+        dir.path(),
+        &[Sample {
+            source: "JPEG-lossy.dcm",
+            study: STUDY12,
+            series: SERIES12,
+            series_number: 1,
+            sop: SOP12,
+            instance_number: 1,
+        }],
+    );
+    stow(&app, &doctor, &bytes).await;
+    let path = format!("/dicom-web/studies/{STUDY12}/series/{SERIES12}/instances/{SOP12}");
+    let want = raw_frame(Bytes::from(bytes[0].clone()), 1).unwrap();
+    assert_eq!((want.info.bits_allocated, want.info.bits_stored), (16, 12));
+
+    let t = Instant::now();
+    let a = get(
+        &app,
+        &format!("{path}/frames/1"),
+        &doctor,
+        Some(VIEWER_ACCEPT),
+    )
+    .await;
+    let took = t.elapsed();
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let parts = a.parts();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(
+        header(&parts[0].0, "content-type"),
+        format!("application/octet-stream; transfer-syntax={EXPLICIT_LE}")
+    );
+    assert_eq!(parts[0].1.len(), 1024 * 256 * 2);
+    assert!(parts[0].1 == want.data);
+    eprintln!("GET 12-bit JPEG frame (unoptimised build): {took:?}");
+
+    let a = get(&app, &format!("{path}/rendered"), &doctor, None).await;
+    image(&a, "image/jpeg");
+    assert_eq!(jpeg_size(&a.body).0, 256);
+    // The stored codestream, for a client that decodes 12-bit JPEG itself.
+    let a = get(
+        &app,
+        &format!("{path}/frames/1"),
+        &doctor,
+        Some("multipart/related; type=\"image/jpeg\""),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(a.parts()[0].1.starts_with(&[0xFF, 0xD8]));
+}
+
 /// One uncompressed 512 x 512 16-bit CT frame and one JPEG 2000 frame through HTTP; the
 /// medians are printed (the figures in docs/PIXELS.md come from a release build).
 #[tokio::test]

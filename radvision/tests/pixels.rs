@@ -2,9 +2,10 @@
 //! images (found through the installed PyPI packages, ops/requirements-test.txt): lossless
 //! JPEG 2000, JPEG-LS and RLE decode to exactly the uncompressed pixels, big endian and
 //! implicit VR agree with explicit little endian, colour variants agree with each other
-//! (lossy JPEG within a tolerance), multi-frame objects give each frame, rendering gives
-//! valid PNG and JPEG images of the right size that windowing and MONOCHROME1 change, and
-//! truncated or mutated files give errors, never panics.
+//! (lossy JPEG within a tolerance), 12-bit JPEG equals dcmtk's decode, multi-frame objects
+//! give each frame, rendering gives valid PNG and JPEG images of the right size that
+//! windowing and MONOCHROME1 change, and truncated or mutated files give errors, never
+//! panics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -166,14 +167,85 @@ fn other_codecs_decode() {
         assert_eq!(f.data.len(), f.info.frame_len(), "{name}");
         assert!(f.data.iter().any(|b| *b != 0), "{name} is blank");
     }
-    // 12-bit JPEG Extended (process 4) is beyond jpeg-decoder: refused as unsupported.
-    assert!(matches!(
-        pixels::raw_frame(sample("JPEG-lossy.dcm"), 1),
-        Err(PixelError::Unsupported(_))
-    ));
     assert_same("OBXXXX1A.dcm", "OBXXXX1A_rle.dcm", 1);
     assert_same("OBXXXX1A_2frame.dcm", "OBXXXX1A_rle_2frame.dcm", 2);
     assert_eq!(frame("OBXXXX1A.dcm", 1).info.photometric, "PALETTE COLOR");
+}
+
+/// The file dcmtk's `dcmdjpeg` writes for `bytes` (Explicit VR Little Endian), read back.
+fn dcmdjpeg(bytes: &[u8]) -> Bytes {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.dcm"), dir.path().join("out.dcm"));
+    std::fs::write(&input, bytes).unwrap();
+    let status = std::process::Command::new("dcmdjpeg")
+        .arg("--quiet")
+        .arg(&input)
+        .arg(&output)
+        .status()
+        .expect("dcmtk's dcmdjpeg (ops/deps.sh --test)");
+    assert!(status.success(), "dcmdjpeg failed");
+    Bytes::from(std::fs::read(&output).unwrap())
+}
+
+/// 12-bit JPEG Extended (process 4: old CT and MR) is decoded by `dcmdjpeg` on a one-frame
+/// wrapper of the codestream: the samples equal, bit for bit, what `dcmdjpeg` gives for the
+/// whole original file read back through the native path.
+#[test]
+fn twelve_bit_jpeg_equals_dcmtk() {
+    for (name, rows, cols) in [
+        ("JPEG-lossy.dcm", 1024, 256),
+        ("JPGExtended.dcm", 1024, 256),
+    ] {
+        let bytes = sample(name);
+        let p = Pixels::parse(bytes.clone()).unwrap();
+        assert_eq!(p.transfer_syntax(), "1.2.840.10008.1.2.4.51", "{name}");
+        let t = Instant::now();
+        let ours = p.raw_frame(1).unwrap_or_else(|e| panic!("{name}: {e}"));
+        eprintln!("{name}: 12-bit 1024x256 frame decoded in {:?}", t.elapsed());
+        assert_eq!((ours.info.rows, ours.info.columns), (rows, cols), "{name}");
+        assert_eq!((ours.info.bits_allocated, ours.info.bits_stored), (16, 12));
+        let reference = pixels::raw_frame(dcmdjpeg(&bytes), 1).unwrap();
+        assert_eq!(ours.info, reference.info, "{name}");
+        assert!(ours.data == reference.data, "{name}: differs from dcmdjpeg");
+        let samples: Vec<u16> = ours
+            .data
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        assert!(samples.iter().all(|v| *v < 4096), "{name}: above 12 bits");
+        assert!(samples.iter().any(|v| *v > 255), "{name}: no 12-bit values");
+        // It renders like any other frame.
+        let r = p.render(1, &png_options()).unwrap();
+        let (w, h, _, px) = decode_png(&r.bytes);
+        assert_eq!((w, h), (u32::from(cols), u32::from(rows)));
+        assert!(spread(&px) > 100, "{name}: flat rendering");
+    }
+    // A frame header whose size disagrees with Rows/Columns, or a codestream cut short in
+    // its headers, is a decode error.
+    let bytes = sample("JPEG-lossy.dcm");
+    let jpeg = pixels::encapsulated_frame(bytes.clone(), 1).unwrap();
+    let at = bytes.windows(16).position(|w| w == &jpeg[..16]).unwrap();
+    assert_eq!(&jpeg[2..5], &[0xFF, 0xC1, 0x00]);
+    let mut taller = bytes.to_vec();
+    taller[at + 7] = 0x05; // height 1024 -> 1280
+    assert!(matches!(
+        pixels::raw_frame(Bytes::from(taller), 1),
+        Err(PixelError::Decode(_))
+    ));
+    let mut no_scan = bytes.to_vec();
+    no_scan[at + 84..at + 84 + 4].copy_from_slice(&[0xFF, 0xD9, 0xFF, 0xD9]);
+    assert!(matches!(
+        pixels::raw_frame(Bytes::from(no_scan), 1),
+        Err(PixelError::Decode(_))
+    ));
+    // The same frame header with 8-bit samples goes to the 8-bit decoder, which refuses it
+    // for Bits Stored 12.
+    let mut eight = bytes.to_vec();
+    eight[at + 6] = 8;
+    assert!(matches!(
+        pixels::raw_frame(Bytes::from(eight), 1),
+        Err(PixelError::Unsupported(_))
+    ));
 }
 
 #[test]
@@ -463,6 +535,7 @@ fn corpus() -> &'static Vec<Bytes> {
             "emri_small_jpeg_2k_lossless.dcm",
             "JPEGLSNearLossless_08.dcm",
             "OBXXXX1A_rle_2frame.dcm",
+            "JPEG-lossy.dcm",
         ]
         .iter()
         .map(|n| sample(n))
@@ -518,7 +591,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
     #[test]
-    fn truncated_files_give_errors_not_panics(which in 0usize..10, cut in 0.0f64..1.0) {
+    fn truncated_files_give_errors_not_panics(which in 0usize..11, cut in 0.0f64..1.0) {
         let f = &corpus()[which];
         let at = (f.len() as f64 * cut) as usize;
         let short = f.slice(..at);
@@ -537,7 +610,7 @@ proptest! {
 
     #[test]
     fn mutated_files_give_errors_not_panics(
-        which in 0usize..10,
+        which in 0usize..11,
         edits in proptest::collection::vec((0.0f64..1.0, any::<u8>()), 1..12),
     ) {
         let mut f = corpus()[which].to_vec();

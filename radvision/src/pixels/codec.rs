@@ -1,6 +1,7 @@
 //! Decoding one compressed frame with dicom-transfer-syntax-registry's codecs (the ones
-//! dicom-pixeldata uses): JPEG baseline, extended and lossless (jpeg-decoder), JPEG-LS
-//! (CharLS), JPEG 2000 and HTJ2K (openjp2), RLE Lossless.
+//! dicom-pixeldata uses): JPEG baseline, 8-bit extended and lossless (jpeg-decoder), JPEG-LS
+//! (CharLS), JPEG 2000 and HTJ2K (openjp2), RLE Lossless; 12-bit JPEG Extended goes to
+//! dcmtk's `dcmdjpeg` ([`super::jpeg12`]).
 //!
 //! The codec sees a one-frame object holding only this frame's bytes, so nothing else of
 //! the file is decoded or copied. The codecs are not hardened against hostile input (some
@@ -89,11 +90,18 @@ pub(super) fn decode(
         transfer_syntax,
         "1.2.840.10008.1.2.4.50" | "1.2.840.10008.1.2.4.51"
     );
-    if lossy_jpeg && stored.bits_stored > 8 {
-        // jpeg-decoder has no 12-bit DCT process.
-        return Err(PixelError::Unsupported(
-            "12-bit JPEG Extended (process 4)".into(),
-        ));
+    if lossy_jpeg {
+        // jpeg-decoder has no 12-bit DCT process: those go to dcmtk (by the SOF precision).
+        match super::jpeg12::precision(&compressed) {
+            Some(12) => return super::jpeg12::decode(stored, &compressed),
+            Some(8) | None if stored.bits_stored > 8 => {
+                return Err(PixelError::Unsupported(format!(
+                    "an 8-bit JPEG for BitsStored {}",
+                    stored.bits_stored
+                )))
+            }
+            _ => {}
+        }
     }
     if transfer_syntax == RLE {
         check_rle_header(&compressed, stored)?;

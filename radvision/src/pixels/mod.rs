@@ -10,7 +10,8 @@
 //!   Representation is 1). Native transfer syntaxes are sliced straight from the file
 //!   (no copy for little endian data that needs no fixing, [`native`]); encapsulated ones
 //!   are decoded one frame at a time by dicom-transfer-syntax-registry's codecs (JPEG,
-//!   JPEG-LS through CharLS, JPEG 2000 through openjp2, RLE; [`codec`]).
+//!   JPEG-LS through CharLS, JPEG 2000 through openjp2, RLE; [`codec`]), 12-bit JPEG
+//!   Extended by dcmtk's `dcmdjpeg` in a child process ([`jpeg12`]).
 //! - [`Pixels::encapsulated_frame`]: the frame's compressed bytes as stored.
 //! - [`Pixels::render`]: an 8-bit PNG or JPEG after the Modality LUT, the VOI window and
 //!   MONOCHROME1 inversion, scaled to a viewport ([`render`]).
@@ -22,6 +23,7 @@
 
 mod codec;
 mod dataset;
+mod jpeg12;
 mod native;
 pub mod render;
 
