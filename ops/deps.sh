@@ -30,9 +30,12 @@ log() { echo "deps: $*" >&2; }
 
 # Debian package names (bookworm).
 BUILD_PKGS=(pkg-config libpq-dev libssl-dev cmake)
+# At run time: dcmtk's dcmdjpeg decodes 12-bit JPEG frames for the viewer (without it those
+# frames are answered 406).
+RUNTIME_PKGS=(dcmtk)
 TEST_PKGS=(postgresql-15 chromium fonts-noto-cjk dcmtk)
 
-wanted=("${BUILD_PKGS[@]}")
+wanted=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}")
 # A C toolchain is needed for bundled SQLite / native crates. The Rust image
 # normally has it; a bare Debian with only rustup may not.
 if ! command -v cc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; then
