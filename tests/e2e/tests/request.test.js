@@ -394,7 +394,8 @@ step('5. files a routine request to 県立中央病院 through the confirmation'
   const m = path().match(/^\/requests\/(\d+)$/);
   assert.ok(m, `redirected to the request, at ${page.url()}`);
   requestId = Number(m[1]);
-  assert.equal((await page.locator('[data-testid="request-status"]').textContent()).trim(), '依頼済');
+  // 県立中央病院 assigns automatically in the demo, so the request is accepted (受付済) at once.
+  assert.equal((await page.locator('[data-testid="request-status"]').textContent()).trim(), '受付済');
   assert.equal((await page.locator('[data-testid="request-target"]').textContent()).trim(), CHUO);
   assert.equal((await page.locator('[data-testid="request-price"] [data-testid="quote-total"]').textContent()).trim(), `${chuoTotal}円`);
   assert.ok((await page.textContent('main')).includes('読影を依頼しました'), 'flash notice');
@@ -405,7 +406,7 @@ step('5. files a routine request to 県立中央病院 through the confirmation'
   assert.equal((await page.locator('[data-testid="request-total"]').textContent()).trim(), '1');
   const row = page.locator(`[data-testid="request-table"] tbody tr[data-request-id="${requestId}"]`);
   const text = await row.textContent();
-  for (const s of ['依頼済', '一般', PATIENT.ideographic, PATIENT.id, 'CT', CHUO, `${chuoTotal}円`]) {
+  for (const s of ['受付済', '一般', PATIENT.ideographic, PATIENT.id, 'CT', CHUO, `${chuoTotal}円`]) {
     assert.ok(text.includes(s), `the list row shows ${s}: ${text}`);
   }
   await shot('request-list.png');
