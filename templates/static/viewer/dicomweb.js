@@ -140,8 +140,13 @@ export const NATIVE_LE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1']);
 
 /**
  * Streams `…/series/{series}` (WADO-RS, the stored Part 10 files) and calls `onPart` with
- * each part's bytes as soon as it is complete. Parts must carry Content-Length (Enkaku's
- * do). Returns the bytes received.
+ * each part's bytes (a Uint8Array over an ArrayBuffer of its own) as soon as it is complete.
+ * Parts must carry Content-Length (Enkaku's do). Returns the bytes received.
+ *
+ * With a BYOB reader (Chromium, Firefox, Safari 17+) each part is read straight into its own
+ * buffer: the bytes are copied once, from the network into the buffer the frame keeps, and no
+ * chunk is allocated per read. Only the part headers (~150 bytes) go through a small scratch
+ * buffer. Without BYOB the chunks are copied into the part's buffer.
  */
 export async function streamSeries(studyUid, seriesUid, signal, onPart) {
   const r = await fetch(`${BASE}/studies/${studyUid}/series/${seriesUid}`, {
@@ -151,7 +156,72 @@ export async function streamSeries(studyUid, seriesUid, signal, onPart) {
   });
   if (!r.ok || !r.body) throw new Error(`series: HTTP ${r.status}`);
   boundaryOf(r.headers.get('Content-Type') || '');
-  const reader = r.body.getReader();
+  let byob = null;
+  try {
+    byob = r.body.getReader({ mode: 'byob' });
+  } catch {
+    // not a byte stream: default reader below
+  }
+  return byob ? streamByob(byob, onPart) : streamChunks(r.body.getReader(), onPart);
+}
+
+/** The Content-Length of a part header in `bytes[0..end)`. */
+function partLength(bytes, end) {
+  const m = /content-length:\s*(\d+)/i.exec(headerText(bytes, 0, end));
+  if (!m) throw new Error('series: part without Content-Length');
+  return Number(m[1]);
+}
+
+const HEAD_READ = 512;
+
+async function streamByob(reader, onPart) {
+  let scratch = new ArrayBuffer(4096);
+  let have = 0; // bytes of scratch in use
+  let total = 0;
+  let searched = 0;
+  for (;;) {
+    // A part header: read small pieces until the blank line.
+    let bytes = new Uint8Array(scratch, 0, have);
+    let i = indexOfSeq(bytes, CRLF2, Math.max(0, searched - 3));
+    while (i < 0) {
+      searched = have;
+      if (have + HEAD_READ > scratch.byteLength) {
+        if (scratch.byteLength >= 65536) throw new Error('series: part header too long');
+        const bigger = new Uint8Array(scratch.byteLength * 2);
+        bigger.set(new Uint8Array(scratch, 0, have));
+        scratch = bigger.buffer;
+      }
+      const { done, value } = await reader.read(new Uint8Array(scratch, have, HEAD_READ));
+      if (done) return total; // the close delimiter (or nothing) is left
+      scratch = value.buffer;
+      have += value.length;
+      total += value.length;
+      bytes = new Uint8Array(scratch, 0, have);
+      i = indexOfSeq(bytes, CRLF2, Math.max(0, searched - 3));
+    }
+    const len = partLength(bytes, i);
+    const start = i + 4;
+    // What the header read already took of the part (and maybe beyond, for tiny parts).
+    const extra = Math.min(have - start, len);
+    let part = new ArrayBuffer(len);
+    new Uint8Array(part).set(bytes.subarray(start, start + extra));
+    const left = have - start - extra;
+    if (left > 0) bytes.copyWithin(0, start + extra, have);
+    have = left;
+    searched = 0;
+    let filled = extra;
+    while (filled < len) {
+      const { done, value } = await reader.read(new Uint8Array(part, filled, len - filled));
+      if (done) throw new Error('series: truncated');
+      part = value.buffer;
+      filled += value.length;
+      total += value.length;
+    }
+    onPart(new Uint8Array(part));
+  }
+}
+
+async function streamChunks(reader, onPart) {
   let head = new Uint8Array(0);
   let part = null;
   let filled = 0;
@@ -174,23 +244,27 @@ export async function streamSeries(studyUid, seriesUid, signal, onPart) {
         }
         continue;
       }
-      const joined = new Uint8Array(head.length + chunk.length - off);
+      // Only a header's worth of the chunk is joined with what is left of the last one.
+      const take = Math.min(chunk.length - off, 4096);
+      const joined = new Uint8Array(head.length + take);
       joined.set(head);
-      joined.set(chunk.subarray(off), head.length);
-      off = chunk.length;
+      joined.set(chunk.subarray(off, off + take), head.length);
       const i = indexOfSeq(joined, CRLF2, 0);
       if (i < 0) {
         if (joined.length > 65536) throw new Error('series: part header too long');
         head = joined;
+        off += take;
         continue;
       }
-      const m = /content-length:\s*(\d+)/i.exec(headerText(joined, 0, i));
-      if (!m) throw new Error('series: part without Content-Length');
-      part = new Uint8Array(Number(m[1]));
+      part = new Uint8Array(partLength(joined, i));
       filled = 0;
+      // Resume in the chunk right after the header.
+      off += i + 4 - head.length;
       head = new Uint8Array(0);
-      chunk = joined.subarray(i + 4);
-      off = 0;
+      if (part.length === 0) {
+        onPart(part);
+        part = null;
+      }
     }
   }
   if (part) throw new Error('series: truncated');

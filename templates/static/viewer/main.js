@@ -104,8 +104,11 @@ class PaneControl {
       return;
     }
     if (this.opening !== token) return;
+    performance.mark('viewer:metadata');
     const stack = new Stack(this.studyUid, s, meta);
+    performance.mark('viewer:stack');
     vp.setStack(stack, target ? this.indexOf(stack, target) : null);
+    performance.mark('viewer:loading');
   }
 
   indexOf(stack, target) {

@@ -13,6 +13,8 @@ import { NATIVE_LE, fetchFrames, first, number, numbers, part10Pixels, streamSer
 export const CONCURRENCY = 6;
 /** Frames of one multi-frame instance asked for in one request. */
 const FRAMES_PER_REQUEST = 32;
+/** At the latest this long after the first frame was asked for, the series stream starts. */
+const BULK_DELAY_MS = 200;
 
 function cross(a, b) {
   return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
@@ -54,8 +56,12 @@ function entriesOf(ds) {
     thickness: number(ds, '00180050', null),
     frames,
   };
-  const out = [];
-  for (let f = 1; f <= frames; f++) out.push({ ...base, frame: f, data: null, state: 'idle' });
+  base.frame = 1;
+  base.data = null;
+  base.state = 'idle';
+  if (frames === 1) return [base];
+  const out = [base];
+  for (let f = 2; f <= frames; f++) out.push({ ...base, frame: f });
   return out;
 }
 
@@ -79,6 +85,7 @@ export class Stack {
     this.inFlight = 0;
     this.startedAt = 0;
     this.finishedAt = 0;
+    this.bulkTimer = 0;
   }
 
   get length() {
@@ -128,13 +135,23 @@ export class Stack {
     }
     const bulk = n > 8 && this.entries.every((e) => e.frames === 1 && NATIVE_LE.has(e.ts));
     if (bulk) {
+      // The frame on screen alone first; the series stream starts once it is in (or after
+      // BULK_DELAY_MS), so that the first image does not share the server and the main
+      // thread with a gigabyte arriving at full speed.
       this.queue = this.tasks([start]);
+      this.bulkTimer = setTimeout(() => this.startBulk(), BULK_DELAY_MS);
       this.pump();
-      this.bulk();
     } else {
       this.queue = this.tasks(order);
       this.pump();
     }
+  }
+
+  startBulk() {
+    if (!this.bulkTimer) return;
+    clearTimeout(this.bulkTimer);
+    this.bulkTimer = 0;
+    this.bulk();
   }
 
   /** The whole series as stored, streamed; then frames for whatever it did not deliver. */
@@ -250,6 +267,8 @@ export class Stack {
     } finally {
       this.inFlight--;
     }
+    if (this.abort.signal.aborted) return;
+    this.startBulk();
     this.checkDone();
     this.pump();
   }
@@ -257,6 +276,8 @@ export class Stack {
   /** Stops loading and lets the pixels go. */
   dispose() {
     this.abort.abort();
+    clearTimeout(this.bulkTimer);
+    this.bulkTimer = 0;
     this.queue = [];
     for (const e of this.entries) e.data = null;
     this.listeners.clear();

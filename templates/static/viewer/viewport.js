@@ -7,7 +7,7 @@
 // State for tests and tools is mirrored into data- attributes of the pane element:
 // data-slice (0-based), data-slices, data-wc, data-ww, data-zoom, data-invert, data-loaded,
 // data-state, data-sop, data-frame, data-series-uid, data-measure-mm (or -px),
-// data-first-image-ms, data-load-ms, data-load-bytes.
+// data-first-image-ms, data-load-ms, data-load-done-ms, data-load-bytes.
 
 import { lutKey, makeColourLut, makeLut, renderColour, renderGrey, valueRange } from './render.js';
 
@@ -20,6 +20,7 @@ export const PRESETS = {
 };
 
 const SVG = 'http://www.w3.org/2000/svg';
+const PROGRESS_MS = 100;
 
 export class Viewport {
   /** @param {HTMLElement} pane the `.vw-pane` element of the template */
@@ -51,6 +52,7 @@ export class Viewport {
     this.listeners = new Set();
     this.firstImageAt = 0;
     this.wheelAcc = 0;
+    this.progressTimer = 0;
     this.bind();
     new ResizeObserver(() => this.resize()).observe(this.stage);
     this.resize();
@@ -98,16 +100,31 @@ export class Viewport {
     const s = this.stack;
     if (kind === 'frame' && e.index === this.index) this.invalidate(true);
     if (kind === 'error' && e.index === this.index) this.field('error').hidden = false;
-    if (kind === 'progress' || kind === 'done') this.progress();
+    if (kind === 'progress') this.scheduleProgress();
     if (kind === 'done') {
+      this.progress();
       this.pane.dataset.loadMs = String(Math.round(s.finishedAt - s.startedAt));
+      this.pane.dataset.loadDoneMs = String(Math.round(s.finishedAt));
       this.pane.dataset.loadBytes = String(s.bytes);
       this.setState(s.failed ? 'error' : 'ready');
     }
   }
 
+  /**
+   * The progress bar at most every PROGRESS_MS: a 2,000-slice series delivers hundreds of
+   * frames a second, and repainting the page for each costs the loader CPU it needs.
+   */
+  scheduleProgress() {
+    if (this.progressTimer) return;
+    this.progressTimer = setTimeout(() => {
+      this.progressTimer = 0;
+      if (this.stack) this.progress();
+    }, PROGRESS_MS);
+  }
+
   progress() {
     const s = this.stack;
+    if (!s) return;
     const bar = this.field('progress');
     const p = bar.querySelector('progress');
     p.max = s.length || 1;
@@ -265,6 +282,7 @@ export class Viewport {
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       if (!this.firstImageAt) {
         this.firstImageAt = performance.now();
+        performance.mark('viewer:first-image');
         this.pane.dataset.firstImageMs = String(Math.round(this.firstImageAt));
         this.emit('first-image');
       }
