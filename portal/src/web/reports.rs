@@ -61,6 +61,17 @@ fn writer_check(me: &SignedIn) -> Result<(), Denied> {
     }
 }
 
+/// A report-writing action on request `id`: radiologists of a supporting facility only
+/// (denied: 404 + audit event).
+async fn allow_writer(
+    state: &AppState,
+    me: &SignedIn,
+    action: &'static str,
+    id: i64,
+) -> Result<(), WebError> {
+    authz::allow(state, me, writer_check(me), action, Some(object(id))).await
+}
+
 fn requester_check(me: &SignedIn) -> Result<(), Denied> {
     if store::may_read_requesting(&me.principal) {
         Ok(())
@@ -202,14 +213,7 @@ pub async fn save_draft(
     form: CsrfForm<TextForm>,
 ) -> WebResult {
     let id = path.into_inner();
-    authz::allow(
-        &state,
-        &me,
-        writer_check(&me),
-        "report.draft_save",
-        Some(object(id)),
-    )
-    .await?;
+    allow_writer(&state, &me, "report.draft_save", id).await?;
     let f = form.0;
     let (p, ctx, f2) = (me.principal.clone(), me.audit_ctx(), f.clone());
     let r = state
@@ -229,14 +233,7 @@ pub async fn review(
     form: CsrfForm<TextForm>,
 ) -> WebResult {
     let id = path.into_inner();
-    authz::allow(
-        &state,
-        &me,
-        writer_check(&me),
-        "report.draft_save",
-        Some(object(id)),
-    )
-    .await?;
+    allow_writer(&state, &me, "report.draft_save", id).await?;
     let f = form.0;
     if let Err(e) = store::ReportText::to_confirm(&f.findings, &f.impression, &f.recommendation) {
         return editor_after_error(&state, &me, id, f, "report.draft_save", e.into()).await;
@@ -262,14 +259,7 @@ pub async fn confirm(
     form: CsrfForm<TextForm>,
 ) -> WebResult {
     let id = path.into_inner();
-    authz::allow(
-        &state,
-        &me,
-        writer_check(&me),
-        "report.confirm",
-        Some(object(id)),
-    )
-    .await?;
+    allow_writer(&state, &me, "report.confirm", id).await?;
     let f = form.0;
     let (p, ctx, rev) = (me.principal.clone(), me.audit_ctx(), f.revision());
     let r = state
@@ -289,14 +279,7 @@ pub async fn addendum(
     form: CsrfForm<TextForm>,
 ) -> WebResult {
     let id = path.into_inner();
-    authz::allow(
-        &state,
-        &me,
-        writer_check(&me),
-        "report.addendum",
-        Some(object(id)),
-    )
-    .await?;
+    allow_writer(&state, &me, "report.addendum", id).await?;
     let f = form.0;
     let (p, ctx, f2) = (me.principal.clone(), me.audit_ctx(), f.clone());
     let r = state

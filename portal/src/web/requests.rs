@@ -308,6 +308,51 @@ pub async fn list(
     })
 }
 
+/// A request's priors, one line each: date, modalities, description (both request pages).
+pub fn prior_lines(d: &store::RequestDetail) -> Vec<String> {
+    d.priors
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {}",
+                p.study_date
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+                p.modalities,
+                p.description
+            )
+        })
+        .collect()
+}
+
+/// A request's letters as (id, file name, size in KB) (both request pages).
+pub fn attachment_rows(d: &store::RequestDetail) -> Vec<(i64, String, String)> {
+    d.attachments
+        .iter()
+        .map(|a| {
+            (
+                a.id,
+                a.file_name.clone(),
+                format!("{} KB", (a.size_bytes + 1023) / 1024),
+            )
+        })
+        .collect()
+}
+
+/// A request's status history (both request pages).
+pub fn event_rows(page: &Page, d: &store::RequestDetail) -> Vec<EventRow> {
+    d.events
+        .iter()
+        .map(|(e, who)| EventRow {
+            status: e.status.clone(),
+            status_key: format!("request.status.{}", e.status),
+            at: page.time(&e.occurred_at),
+            who: who.clone().unwrap_or_default(),
+            note: e.note.clone(),
+        })
+        .collect()
+}
+
 pub struct EventRow {
     pub status: String,
     pub status_key: String,
@@ -426,42 +471,9 @@ pub async fn show(
         clinical_key: format!("request.clinical.{}", r.clinical_info),
         clinical_note: r.clinical_note.clone(),
         contact_phone: r.contact_phone.clone(),
-        priors: d
-            .priors
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} {} {}",
-                    p.study_date
-                        .map(|d| d.format("%Y-%m-%d").to_string())
-                        .unwrap_or_default(),
-                    p.modalities,
-                    p.description
-                )
-            })
-            .collect(),
-        attachments: d
-            .attachments
-            .iter()
-            .map(|a| {
-                (
-                    a.id,
-                    a.file_name.clone(),
-                    format!("{} KB", (a.size_bytes + 1023) / 1024),
-                )
-            })
-            .collect(),
-        events: d
-            .events
-            .iter()
-            .map(|(e, who)| EventRow {
-                status: e.status.clone(),
-                status_key: format!("request.status.{}", e.status),
-                at: page.time(&e.occurred_at),
-                who: who.clone().unwrap_or_default(),
-                note: e.note.clone(),
-            })
-            .collect(),
+        priors: prior_lines(&d),
+        attachments: attachment_rows(&d),
+        events: event_rows(&page, &d),
         quote: snapshot.map(|s| request_form::quote_view(&page, &s.quote)),
         filed_while_arriving: r.filed_while_arriving,
         can_cancel: r.status().can_cancel(),

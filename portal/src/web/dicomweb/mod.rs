@@ -9,6 +9,7 @@
 
 mod frames;
 pub mod json;
+mod metadata;
 pub mod qido;
 pub mod wado;
 

@@ -7,6 +7,7 @@ use askama::Template;
 use radvision::core::auto_assign;
 use serde::Deserialize;
 use shared::audit;
+use shared::auth::{Denied, Principal};
 use shared::reading::catalogue;
 use shared::reading::requests::{self as store, ReadRequest};
 use shared::reading::worklist as wl;
@@ -178,42 +179,9 @@ async fn show_page(
         purpose_note: r.purpose_note.clone(),
         clinical_key: format!("request.clinical.{}", r.clinical_info),
         clinical_note: r.clinical_note.clone(),
-        priors: d
-            .priors
-            .iter()
-            .map(|p| {
-                format!(
-                    "{} {} {}",
-                    p.study_date
-                        .map(|d| d.format("%Y-%m-%d").to_string())
-                        .unwrap_or_default(),
-                    p.modalities,
-                    p.description
-                )
-            })
-            .collect(),
-        attachments: d
-            .attachments
-            .iter()
-            .map(|a| {
-                (
-                    a.id,
-                    a.file_name.clone(),
-                    format!("{} KB", (a.size_bytes + 1023) / 1024),
-                )
-            })
-            .collect(),
-        events: d
-            .events
-            .iter()
-            .map(|(e, who)| EventRow {
-                status: e.status.clone(),
-                status_key: format!("request.status.{}", e.status),
-                at: page.time(&e.occurred_at),
-                who: who.clone().unwrap_or_default(),
-                note: e.note.clone(),
-            })
-            .collect(),
+        priors: crate::web::requests::prior_lines(&d),
+        attachments: crate::web::requests::attachment_rows(&d),
+        events: crate::web::requests::event_rows(&page, &d),
         quote: snapshot.map(|s| request_form::quote_view(&page, &s.quote)),
         assignee,
         reason: reason_text(&page, &r.assignment_reason),
@@ -269,6 +237,30 @@ async fn after(
     }
 }
 
+/// The role check of an action on request `id` (denied: 404 + audit event), then the
+/// caller's facility, user and audit context for the change.
+async fn allowed(
+    state: &AppState,
+    me: &SignedIn,
+    check: fn(&Principal) -> Result<(), Denied>,
+    action: &'static str,
+    id: i64,
+) -> Result<(i64, i64, audit::Ctx), WebError> {
+    authz::allow(
+        state,
+        me,
+        check(&me.principal),
+        action,
+        Some(("read_request", id.to_string())),
+    )
+    .await?;
+    Ok((
+        me.principal.facility_id,
+        me.principal.user_id,
+        me.audit_ctx(),
+    ))
+}
+
 /// `POST /worklist/{id}/claim`: a radiologist takes the request.
 pub async fn claim(
     state: web::Data<AppState>,
@@ -278,19 +270,7 @@ pub async fn claim(
 ) -> WebResult {
     let id = path.into_inner();
     let action = "worklist.claim";
-    authz::allow(
-        &state,
-        &me,
-        radiologist_check(&me.principal),
-        action,
-        Some(("read_request", id.to_string())),
-    )
-    .await?;
-    let (fid, uid, ctx) = (
-        me.principal.facility_id,
-        me.principal.user_id,
-        me.audit_ctx(),
-    );
+    let (fid, uid, ctx) = allowed(&state, &me, radiologist_check, action, id).await?;
     let r = state.db(move |c| wl::claim(c, &ctx, fid, uid, id)).await;
     after(&state, &me, r, action, id, "flash.worklist_claimed").await
 }
@@ -304,19 +284,7 @@ pub async fn release(
 ) -> WebResult {
     let id = path.into_inner();
     let action = "worklist.release";
-    authz::allow(
-        &state,
-        &me,
-        reader_check(&me.principal),
-        action,
-        Some(("read_request", id.to_string())),
-    )
-    .await?;
-    let (fid, uid, ctx) = (
-        me.principal.facility_id,
-        me.principal.user_id,
-        me.audit_ctx(),
-    );
+    let (fid, uid, ctx) = allowed(&state, &me, reader_check, action, id).await?;
     let coord = coordinator_check(&me.principal).is_ok();
     let r = state
         .db(move |c| wl::release(c, &ctx, fid, uid, coord, id))
@@ -334,19 +302,7 @@ pub async fn start(
 ) -> WebResult {
     let id = path.into_inner();
     let action = "worklist.start";
-    authz::allow(
-        &state,
-        &me,
-        radiologist_check(&me.principal),
-        action,
-        Some(("read_request", id.to_string())),
-    )
-    .await?;
-    let (fid, uid, ctx) = (
-        me.principal.facility_id,
-        me.principal.user_id,
-        me.audit_ctx(),
-    );
+    let (fid, uid, ctx) = allowed(&state, &me, radiologist_check, action, id).await?;
     let r = state.db(move |c| wl::start(c, &ctx, fid, uid, id)).await;
     match authz::found(&state, &me, r, action, ("read_request", id.to_string())).await {
         Ok(r) => Ok(see_other(&format!("/studies/{}/view", r.study_id))),
@@ -372,20 +328,12 @@ pub async fn assign(
 ) -> WebResult {
     let id = path.into_inner();
     let action = "worklist.assign";
-    authz::allow(
-        &state,
-        &me,
-        coordinator_check(&me.principal),
-        action,
-        Some(("read_request", id.to_string())),
-    )
-    .await?;
+    let (fid, _, ctx) = allowed(&state, &me, coordinator_check, action, id).await?;
     let f = form.0;
     let Ok(to) = f.radiologist_id.trim().parse::<i64>() else {
         let e = FieldErrors::single("radiologist_id", "err.invalid_choice");
         return invalid(show_page(&state, &me, id, None, e).await);
     };
-    let (fid, ctx) = (me.principal.facility_id, me.audit_ctx());
     let note = f.note;
     let r = state
         .db(move |c| wl::assign(c, &ctx, fid, id, to, &note))
