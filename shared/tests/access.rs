@@ -6,7 +6,7 @@ use shared::access::{self, StudyAccess};
 use shared::audit::Ctx;
 use shared::db::{self, testing, DbConnection};
 use shared::domain::{FacilityStatus, Rounding, TimeOfDay, UserKind};
-use shared::index::{self, NewInstance, Recorded};
+use shared::index::{self, Recorded};
 use shared::membership::facilities::{self, FacilityForm};
 use shared::membership::users::{self, Granter, UserForm};
 use shared::reading::pricing::{self as tables, NewPriceItem, NewPriceVersion};
@@ -31,38 +31,7 @@ fn facility(c: &mut DbConnection, name: &str, supporting: bool) -> i64 {
 }
 
 fn study(c: &mut DbConnection, facility_id: i64, patient: &str, uid: &str) -> (i64, i64) {
-    let n = NewInstance {
-        facility_id,
-        patient_key: patient.into(),
-        name_alphabetic: String::new(),
-        name_ideographic: "山田^太郎".into(),
-        name_phonetic: String::new(),
-        birth_date: None,
-        sex: "M".into(),
-        study_uid: uid.into(),
-        accession_number: String::new(),
-        study_date: None,
-        study_time: String::new(),
-        study_description: String::new(),
-        referring_physician: String::new(),
-        modality: "CT".into(),
-        body_part: String::new(),
-        series_uid: format!("{uid}.1"),
-        series_number: None,
-        series_description: String::new(),
-        sop_instance_uid: format!("{uid}.1.1"),
-        sop_class_uid: "1.2.840.10008.5.1.4.1.1.2".into(),
-        transfer_syntax_uid: "1.2.840.10008.1.2.1".into(),
-        instance_number: None,
-        rows: None,
-        columns: None,
-        frames: None,
-        imaging: Default::default(),
-        size_bytes: 10,
-        sha256: "cd".repeat(32),
-        storage_key: format!("sha256/cd/{}", "cd".repeat(32)),
-        received_via: "c-store",
-    };
+    let n = testing::minimal_instance(facility_id, patient, uid, "CT", "cd");
     let Recorded::New { study_id, .. } =
         index::record_instance(c, &Ctx::system("t"), &n, i64::MAX).unwrap()
     else {

@@ -12,7 +12,7 @@ use shared::db::schema::{
 };
 use shared::db::{self, testing, DbConnection, DbPool};
 use shared::domain::FacilityStatus;
-use shared::index::{self, NewInstance, Recorded};
+use shared::index::{self, Recorded};
 use shared::membership::facilities::{self, FacilityForm};
 use shared::membership::users::{self, Granter, UserForm};
 use shared::reading::pricing::{self as tables, NewPriceItem, NewPriceVersion};
@@ -99,38 +99,7 @@ fn price_version() -> NewPriceVersion {
 }
 
 fn study(c: &mut DbConnection, clinic: i64, uid: &str) -> (i64, i64, i64) {
-    let n = NewInstance {
-        facility_id: clinic,
-        patient_key: "P1".into(),
-        name_alphabetic: String::new(),
-        name_ideographic: "山田^太郎".into(),
-        name_phonetic: String::new(),
-        birth_date: None,
-        sex: "M".into(),
-        study_uid: uid.into(),
-        accession_number: String::new(),
-        study_date: None,
-        study_time: String::new(),
-        study_description: String::new(),
-        referring_physician: String::new(),
-        modality: "CT".into(),
-        body_part: String::new(),
-        series_uid: format!("{uid}.1"),
-        series_number: None,
-        series_description: String::new(),
-        sop_instance_uid: format!("{uid}.1.1"),
-        sop_class_uid: "1.2.840.10008.5.1.4.1.1.2".into(),
-        transfer_syntax_uid: "1.2.840.10008.1.2.1".into(),
-        instance_number: None,
-        rows: None,
-        columns: None,
-        frames: None,
-        imaging: Default::default(),
-        size_bytes: 10,
-        sha256: "ab".repeat(32),
-        storage_key: format!("sha256/ab/{}", "ab".repeat(32)),
-        received_via: "c-store",
-    };
+    let n = testing::minimal_instance(clinic, "P1", uid, "CT", "ab");
     let Recorded::New {
         study_id,
         instance_id,

@@ -11,7 +11,7 @@ use shared::audit::Ctx;
 use shared::db::schema::{duty_slots, specialty_scores};
 use shared::db::{self, testing, DbConnection, DbPool};
 use shared::domain::{FacilityStatus, Rounding, TimeOfDay, Urgency};
-use shared::index::{self, NewInstance, Recorded};
+use shared::index::{self, Recorded};
 use shared::membership::facilities::{self, FacilityForm};
 use shared::membership::users::{self, Granter, UserForm};
 use shared::reading::pricing::{self as tables, NewPriceItem, NewPriceVersion};
@@ -135,38 +135,7 @@ fn world() -> World {
 /// Files a request straight into the store, `minutes` ago, due `due_in` minutes later.
 fn request(w: &World, uid: &str, urgency: Urgency, modality: &str, minutes: i64) -> ReadRequest {
     let mut c = w.pool.get().unwrap();
-    let n = NewInstance {
-        facility_id: w.clinic,
-        patient_key: format!("P-{uid}"),
-        name_alphabetic: String::new(),
-        name_ideographic: "山田^太郎".into(),
-        name_phonetic: String::new(),
-        birth_date: None,
-        sex: "M".into(),
-        study_uid: uid.into(),
-        accession_number: String::new(),
-        study_date: None,
-        study_time: String::new(),
-        study_description: String::new(),
-        referring_physician: String::new(),
-        modality: modality.into(),
-        body_part: String::new(),
-        series_uid: format!("{uid}.1"),
-        series_number: None,
-        series_description: String::new(),
-        sop_instance_uid: format!("{uid}.1.1"),
-        sop_class_uid: "1.2.840.10008.5.1.4.1.1.2".into(),
-        transfer_syntax_uid: "1.2.840.10008.1.2.1".into(),
-        instance_number: None,
-        rows: None,
-        columns: None,
-        frames: None,
-        imaging: Default::default(),
-        size_bytes: 10,
-        sha256: "cd".repeat(32),
-        storage_key: format!("sha256/cd/{}", "cd".repeat(32)),
-        received_via: "c-store",
-    };
+    let n = testing::minimal_instance(w.clinic, &format!("P-{uid}"), uid, modality, "cd");
     let Recorded::New { study_id, .. } =
         index::record_instance(&mut c, &Ctx::system("t"), &n, i64::MAX).unwrap()
     else {

@@ -38,3 +38,47 @@ pub fn fresh_database_url(dir: &Path) -> Result<String> {
         .ok_or_else(|| Error::Config("ENKAKU_TEST_DATABASE_URL has no database part".into()))?;
     Ok(format!("{base}/{name}"))
 }
+
+/// A minimal instance for tests that need a study to exist: one series `{study_uid}.1`
+/// with one instance `{study_uid}.1.1`, a kanji name (山田^太郎), sex M, and a blob digest of
+/// `digest_byte` (two hex digits) repeated.
+pub fn minimal_instance(
+    facility_id: i64,
+    patient_key: &str,
+    study_uid: &str,
+    modality: &str,
+    digest_byte: &str,
+) -> crate::index::NewInstance {
+    crate::index::NewInstance {
+        facility_id,
+        patient_key: patient_key.into(),
+        name_alphabetic: String::new(),
+        name_ideographic: "山田^太郎".into(),
+        name_phonetic: String::new(),
+        birth_date: None,
+        sex: "M".into(),
+        study_uid: study_uid.into(),
+        accession_number: String::new(),
+        study_date: None,
+        study_time: String::new(),
+        study_description: String::new(),
+        referring_physician: String::new(),
+        modality: modality.into(),
+        body_part: String::new(),
+        series_uid: format!("{study_uid}.1"),
+        series_number: None,
+        series_description: String::new(),
+        sop_instance_uid: format!("{study_uid}.1.1"),
+        sop_class_uid: "1.2.840.10008.5.1.4.1.1.2".into(),
+        transfer_syntax_uid: "1.2.840.10008.1.2.1".into(),
+        instance_number: None,
+        rows: None,
+        columns: None,
+        frames: None,
+        imaging: Default::default(),
+        size_bytes: 10,
+        sha256: digest_byte.repeat(32),
+        storage_key: format!("sha256/{digest_byte}/{}", digest_byte.repeat(32)),
+        received_via: "c-store",
+    }
+}
