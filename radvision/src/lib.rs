@@ -12,6 +12,7 @@
 //! it. Request, worklist, report and pricing rules join as later issues land.
 
 pub mod core;
+pub mod dimse;
 pub mod ingest;
 pub mod pixels;
 pub mod send;

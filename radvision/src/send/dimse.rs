@@ -2,18 +2,12 @@
 //! C-STORE-RSP it reads (Implicit VR Little Endian, group 0000 only, PS3.7 9.3.1). The
 //! reader is bounded and never panics on what a workstation sends.
 
-pub const C_STORE_RQ: u16 = 0x0001;
-pub const C_STORE_RSP: u16 = 0x8001;
-
-const TAG_AFFECTED_SOP_CLASS: u16 = 0x0002;
-const TAG_COMMAND_FIELD: u16 = 0x0100;
-const TAG_MESSAGE_ID: u16 = 0x0110;
-const TAG_MESSAGE_ID_RESPONDED: u16 = 0x0120;
-const TAG_PRIORITY: u16 = 0x0700;
-const TAG_DATA_SET_TYPE: u16 = 0x0800;
-const TAG_STATUS: u16 = 0x0900;
-const TAG_ERROR_COMMENT: u16 = 0x0902;
-const TAG_AFFECTED_SOP_INSTANCE: u16 = 0x1000;
+use crate::dimse::{
+    command_set, put_uid, put_us, read_us as us, TAG_AFFECTED_SOP_CLASS, TAG_AFFECTED_SOP_INSTANCE,
+    TAG_COMMAND_FIELD, TAG_DATA_SET_TYPE, TAG_ERROR_COMMENT, TAG_MESSAGE_ID,
+    TAG_MESSAGE_ID_RESPONDED, TAG_PRIORITY, TAG_STATUS,
+};
+pub use crate::dimse::{C_STORE_RQ, C_STORE_RSP};
 
 /// Command Data Set Type: a data set follows (any value but 0x0101).
 const DATA_SET_PRESENT: u16 = 0x0000;
@@ -27,11 +21,7 @@ pub fn store_request(message_id: u16, sop_class: &str, sop_instance: &str) -> Ve
     put_us(&mut body, TAG_PRIORITY, 0);
     put_us(&mut body, TAG_DATA_SET_TYPE, DATA_SET_PRESENT);
     put_uid(&mut body, TAG_AFFECTED_SOP_INSTANCE, sop_instance);
-    let mut out = Vec::with_capacity(body.len() + 12);
-    put_header(&mut out, 0x0000, 4);
-    out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(0).to_le_bytes());
-    out.extend_from_slice(&body);
-    out
+    command_set(&body)
 }
 
 /// What a C-STORE-RSP says.
@@ -101,13 +91,6 @@ pub fn classify(status: u16) -> StatusClass {
     }
 }
 
-fn us(value: &[u8]) -> Result<u16, &'static str> {
-    match value {
-        [a, b] => Ok(u16::from_le_bytes([*a, *b])),
-        _ => Err("US element of wrong length"),
-    }
-}
-
 fn text(value: &[u8]) -> String {
     value
         .iter()
@@ -119,30 +102,10 @@ fn text(value: &[u8]) -> String {
         .to_owned()
 }
 
-fn put_header(out: &mut Vec<u8>, element: u16, len: u32) {
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&element.to_le_bytes());
-    out.extend_from_slice(&len.to_le_bytes());
-}
-
-fn put_us(out: &mut Vec<u8>, element: u16, v: u16) {
-    put_header(out, element, 2);
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-/// UIDs are padded to even length with NUL (PS3.5 6.2).
-fn put_uid(out: &mut Vec<u8>, element: u16, s: &str) {
-    let mut v: Vec<u8> = s.bytes().take(64).collect();
-    if v.len() % 2 == 1 {
-        v.push(0);
-    }
-    put_header(out, element, u32::try_from(v.len()).unwrap_or(0));
-    out.extend_from_slice(&v);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dimse::put_header;
 
     fn response(status: u16) -> Vec<u8> {
         let mut b = Vec::new();

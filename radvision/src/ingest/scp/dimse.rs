@@ -2,15 +2,11 @@
 //! Endian, holds only group 0000 elements and is small, so a bounded reader that never
 //! allocates more than it was given is simpler and safer than a general parser.
 
-/// Command Field values (PS3.7 E.1).
-pub const C_STORE_RQ: u16 = 0x0001;
-pub const C_STORE_RSP: u16 = 0x8001;
-pub const C_ECHO_RQ: u16 = 0x0030;
-pub const C_ECHO_RSP: u16 = 0x8030;
-pub const C_CANCEL_RQ: u16 = 0x0FFF;
-
-/// Command Data Set Type meaning "no data set follows".
-pub const NO_DATA_SET: u16 = 0x0101;
+use crate::dimse::{
+    command_set, put_uid, put_us, read_us as us, TAG_AFFECTED_SOP_CLASS, TAG_AFFECTED_SOP_INSTANCE,
+    TAG_COMMAND_FIELD, TAG_DATA_SET_TYPE, TAG_MESSAGE_ID, TAG_MESSAGE_ID_RESPONDED, TAG_STATUS,
+};
+pub use crate::dimse::{C_CANCEL_RQ, C_ECHO_RQ, C_ECHO_RSP, C_STORE_RQ, C_STORE_RSP, NO_DATA_SET};
 
 /// DIMSE statuses this listener sends.
 pub const STATUS_SUCCESS: u16 = 0x0000;
@@ -18,14 +14,6 @@ pub const STATUS_OUT_OF_RESOURCES: u16 = 0xA700;
 pub const STATUS_SOP_CLASS_NOT_SUPPORTED: u16 = 0x0122;
 pub const STATUS_UNRECOGNIZED_OPERATION: u16 = 0x0211;
 pub const STATUS_CANNOT_UNDERSTAND: u16 = 0xC000;
-
-const TAG_AFFECTED_SOP_CLASS: u16 = 0x0002;
-const TAG_COMMAND_FIELD: u16 = 0x0100;
-const TAG_MESSAGE_ID: u16 = 0x0110;
-const TAG_MESSAGE_ID_RESPONDED: u16 = 0x0120;
-const TAG_DATA_SET_TYPE: u16 = 0x0800;
-const TAG_STATUS: u16 = 0x0900;
-const TAG_AFFECTED_SOP_INSTANCE: u16 = 0x1000;
 
 /// The fields of a request command this listener uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,13 +58,6 @@ pub fn decode(bytes: &[u8]) -> Result<Command, &'static str> {
     Ok(cmd)
 }
 
-fn us(value: &[u8]) -> Result<u16, &'static str> {
-    match value {
-        [a, b] => Ok(u16::from_le_bytes([*a, *b])),
-        _ => Err("US element of wrong length"),
-    }
-}
-
 fn uid(value: &[u8]) -> Result<String, &'static str> {
     if value.len() > 64 {
         return Err("UID longer than 64 characters");
@@ -98,54 +79,30 @@ pub fn encode_response(
     sop_instance: Option<&str>,
 ) -> Vec<u8> {
     let mut body = Vec::with_capacity(160);
-    put_str(&mut body, TAG_AFFECTED_SOP_CLASS, sop_class);
+    put_uid(&mut body, TAG_AFFECTED_SOP_CLASS, sop_class);
     put_us(&mut body, TAG_COMMAND_FIELD, command_field);
     put_us(&mut body, TAG_MESSAGE_ID_RESPONDED, responded_to);
     put_us(&mut body, TAG_DATA_SET_TYPE, NO_DATA_SET);
     put_us(&mut body, TAG_STATUS, status);
     if let Some(i) = sop_instance {
-        put_str(&mut body, TAG_AFFECTED_SOP_INSTANCE, i);
+        put_uid(&mut body, TAG_AFFECTED_SOP_INSTANCE, i);
     }
-    let mut out = Vec::with_capacity(body.len() + 12);
-    put_header(&mut out, 0x0000, 4);
-    out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(u32::MAX).to_le_bytes());
-    out.extend_from_slice(&body);
-    out
-}
-
-fn put_header(out: &mut Vec<u8>, element: u16, len: u32) {
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&element.to_le_bytes());
-    out.extend_from_slice(&len.to_le_bytes());
-}
-
-fn put_us(out: &mut Vec<u8>, element: u16, v: u16) {
-    put_header(out, element, 2);
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-/// UIDs are padded to even length with NUL (PS3.5 6.2).
-fn put_str(out: &mut Vec<u8>, element: u16, s: &str) {
-    let mut v = s.as_bytes().to_vec();
-    if v.len() % 2 == 1 {
-        v.push(0);
-    }
-    put_header(out, element, u32::try_from(v.len()).unwrap_or(0));
-    out.extend_from_slice(&v);
+    command_set(&body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dimse::put_header;
 
     fn request(field: u16, ds: u16) -> Vec<u8> {
         let mut b = Vec::new();
-        put_str(&mut b, TAG_AFFECTED_SOP_CLASS, "1.2.840.10008.5.1.4.1.1.7");
+        put_uid(&mut b, TAG_AFFECTED_SOP_CLASS, "1.2.840.10008.5.1.4.1.1.7");
         put_us(&mut b, TAG_COMMAND_FIELD, field);
         put_us(&mut b, TAG_MESSAGE_ID, 7);
         put_us(&mut b, 0x0700, 0);
         put_us(&mut b, TAG_DATA_SET_TYPE, ds);
-        put_str(&mut b, TAG_AFFECTED_SOP_INSTANCE, "1.2.3.4");
+        put_uid(&mut b, TAG_AFFECTED_SOP_INSTANCE, "1.2.3.4");
         let mut out = Vec::new();
         put_header(&mut out, 0, 4);
         out.extend_from_slice(&(b.len() as u32).to_le_bytes());
