@@ -36,6 +36,12 @@ impl Application {
     /// listener and the outbox worker, and serves HTTP until the server stops (then stops
     /// the worker gracefully).
     pub async fn run(self) -> std::io::Result<()> {
+        // Instances acknowledged before a crash may live only in the ingest journal: without
+        // replaying it the index could name blobs nobody can read, so do not start.
+        if let Err(e) = self.state.ingestor.recover_journal().await {
+            tracing::error!(error = %e, "could not replay the ingest journal; not starting");
+            return Err(std::io::Error::other(format!("ingest journal: {e}")));
+        }
         match self.state.ingestor.startup_sweep().await {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "start-up sweep failed"),
@@ -93,10 +99,21 @@ impl Application {
             }
         }
         scp.abort();
+        // Copy what the ingest journal still holds into the blob store (what is left is
+        // replayed at the next start, so this only saves that work).
+        if let Some(j) = self.state.ingestor.journal().cloned() {
+            let copied = tokio::task::spawn_blocking(move || j.drain(JOURNAL_SHUTDOWN)).await;
+            if !matches!(copied, Ok(true)) {
+                tracing::warn!("ingest journal not fully copied at shutdown; replayed at start-up");
+            }
+        }
         drop(runtime);
         r
     }
 }
+
+/// How long `run` spends at shutdown copying the ingest journal into the blob store.
+const JOURNAL_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// How long `run` waits at shutdown for the outbox worker to hand back its job.
 const WORKER_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(15);

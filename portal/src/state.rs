@@ -41,11 +41,17 @@ impl AppState {
     pub fn new(settings: Settings, pool: DbPool) -> Result<Self, shared::Error> {
         let store = radvision::store::factory::from_settings(&settings.storage)
             .map_err(|e| shared::Error::Config(format!("storage: {e}")))?;
-        let ingestor = Arc::new(radvision::ingest::pipeline::Ingestor::new(
-            pool.clone(),
-            store,
-            &settings.ingest,
-        ));
+        let ingestor = match (&settings.ingest.journal, &settings.ingest.journal_dir) {
+            (true, Some(dir)) => radvision::ingest::pipeline::Ingestor::journaled(
+                pool.clone(),
+                store,
+                &settings.ingest,
+                dir,
+            )
+            .map_err(|e| shared::Error::Config(format!("ingest journal: {e}")))?,
+            _ => radvision::ingest::pipeline::Ingestor::new(pool.clone(), store, &settings.ingest),
+        };
+        let ingestor = Arc::new(ingestor);
         Ok(AppState {
             settings: Arc::new(settings),
             pool,

@@ -639,7 +639,7 @@ async fn kill_during_transfer_then_resend_leaves_a_consistent_store() {
     let (d2, u2, files2) = (data.clone(), db_url.clone(), files.clone());
     let o = tokio::task::spawn_blocking(move || {
         let _server = Server::start(&d2, &u2, http, dicom, 2);
-        dcmtk("storescu")
+        let o = dcmtk("storescu")
             .args([
                 "-aet",
                 "CLINIC_A",
@@ -650,7 +650,20 @@ async fn kill_during_transfer_then_resend_leaves_a_consistent_store() {
             ])
             .args(&files2)
             .output()
-            .unwrap()
+            .unwrap();
+        // Acknowledged instances are durable in the ingest journal; the server copies them
+        // into the blob store in the pause that follows and then deletes the segment.
+        let journal = d2.join("journal");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !files_under(&journal).is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(
+            files_under(&journal),
+            Vec::<PathBuf>::new(),
+            "journal not copied"
+        );
+        o
     })
     .await
     .unwrap();

@@ -121,7 +121,7 @@ fn record(app: &TestApp, facility: i64, r: &Rec) -> i64 {
         size_bytes: 1000,
         storage_key: format!("sha256/{}/{sha}", &sha[..2]),
         sha256: sha,
-        received_via: "c-store",
+        received_via: "c-store".into(),
     };
     match index::record_instance(&mut app.conn(), &Ctx::system("test"), &n, i64::MAX).unwrap() {
         index::Recorded::New { study_id, .. } => study_id,

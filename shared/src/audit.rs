@@ -8,7 +8,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::db::schema::audit_events;
@@ -18,7 +18,7 @@ use crate::error::Result;
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Who acted. Anonymous callers (a failed sign-in, an unknown DICOM peer) have no user.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Actor {
     pub user_id: Option<i64>,
     pub username: Option<String>,
@@ -28,7 +28,7 @@ pub struct Actor {
 }
 
 /// Who acted and from where: what every audited domain function is given.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ctx {
     pub actor: Actor,
     /// The client address (HTTP) or calling AE title and address (DICOM).

@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Ctx, Event, Outcome};
 use crate::db::schema::{instances, patients, series, studies};
@@ -13,8 +13,9 @@ use crate::db::{self, DbConnection};
 use crate::domain::japanese::normalise_for_search;
 use crate::error::{Error, OptionalExt, Result};
 
-/// Everything the index keeps about one received instance.
-#[derive(Debug, Clone)]
+/// Everything the index keeps about one received instance. Serialisable so that the ingest
+/// journal can keep it beside the instance's bytes and index it again after a crash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewInstance {
     pub facility_id: i64,
     pub patient_key: String,
@@ -46,7 +47,18 @@ pub struct NewInstance {
     pub sha256: String,
     pub storage_key: String,
     /// `c-store`, `stow-rs` or `upload`.
-    pub received_via: &'static str,
+    #[serde(deserialize_with = "received_via")]
+    pub received_via: String,
+}
+
+/// The channel names the index knows (a journal record naming another is refused).
+fn received_via<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if ["c-store", "stow-rs", "upload"].contains(&s.as_str()) {
+        Ok(s)
+    } else {
+        Err(serde::de::Error::custom("unknown channel"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,6 +192,17 @@ pub fn record_instance(
     }
 }
 
+/// When a commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// The commit returns once the database's log is on disk (the default everywhere).
+    Now,
+    /// The commit is visible at once and reaches the disk with a later flushed commit
+    /// ([`mark_durable`]). Only for an instance whose journal record (bytes and this index
+    /// entry) is already durable, so a crash loses nothing: start-up replays the journal.
+    Deferred,
+}
+
 /// Like [`record_instance`], but the transaction commits only once `durable()` says the
 /// instance's blob is durable (it returns `false` if writing it failed: everything is
 /// rolled back and the result is `Unavailable`). The ingest pipeline makes the blob durable
@@ -191,25 +214,74 @@ pub fn record_instance_when(
     ctx: &Ctx,
     n: &NewInstance,
     max_study_bytes: i64,
+    flush: Flush,
     durable: &mut dyn FnMut() -> bool,
 ) -> Result<Recorded> {
     let mut attempt = 0;
     loop {
-        let r = db::write_tx(conn, |c| {
-            let rec = record_once(c, ctx, n, max_study_bytes)?;
-            if durable() {
-                Ok(rec)
-            } else {
-                Err(Error::Unavailable(
-                    "the instance's blob is not durable".into(),
-                ))
-            }
-        });
+        let mut run = |conn: &mut DbConnection| {
+            db::write_tx(conn, |c| {
+                if flush == Flush::Deferred {
+                    db::backend::defer_flush_in_tx(c)?;
+                }
+                let rec = record_once(c, ctx, n, max_study_bytes)?;
+                if durable() {
+                    Ok(rec)
+                } else {
+                    Err(Error::Unavailable(
+                        "the instance's blob is not durable".into(),
+                    ))
+                }
+            })
+        };
+        let r = match flush {
+            Flush::Now => run(conn),
+            Flush::Deferred => db::backend::with_deferred_flush(conn, run),
+        };
         match r {
             Err(e) if is_unique_violation(&e) && attempt < 5 => attempt += 1,
             other => return other,
         }
     }
+}
+
+/// Makes every commit made before it durable: a small write committed with a full flush
+/// (SQLite's WAL and PostgreSQL's WAL are written in order, so flushing this commit flushes
+/// the earlier ones). The ingest journal calls it before it deletes a segment.
+pub fn mark_durable(conn: &mut DbConnection, name: &str) -> Result<()> {
+    use crate::db::schema::durability_marks;
+    let now = db::now();
+    db::write_tx(conn, |c| {
+        let updated = diesel::update(durability_marks::table.find(name))
+            .set(durability_marks::marked_at.eq(now))
+            .execute(c)?;
+        if updated == 0 {
+            diesel::insert_into(durability_marks::table)
+                .values((
+                    durability_marks::name.eq(name),
+                    durability_marks::marked_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        Ok(())
+    })
+}
+
+/// Whether the facility already has this instance with this content (journal replay skips
+/// it then, without a second audit event).
+pub fn is_indexed(
+    conn: &mut DbConnection,
+    facility_id: i64,
+    sop_instance_uid: &str,
+    sha256: &str,
+) -> Result<bool> {
+    let n: i64 = instances::table
+        .filter(instances::facility_id.eq(facility_id))
+        .filter(instances::sop_instance_uid.eq(sop_instance_uid))
+        .filter(instances::sha256.eq(sha256))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
 }
 
 fn audit_event(
@@ -406,7 +478,7 @@ fn record_once(
             instances::size_bytes.eq(n.size_bytes),
             instances::sha256.eq(&n.sha256),
             instances::storage_key.eq(&n.storage_key),
-            instances::received_via.eq(n.received_via),
+            instances::received_via.eq(&n.received_via),
             instances::received_at.eq(now),
             instances::imaging.eq(n.imaging.to_json()),
         ))

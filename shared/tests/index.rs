@@ -71,7 +71,7 @@ fn inst(facility_id: i64, study: &str, series: &str, sop: &str, sha: &str) -> Ne
         size_bytes: 1000,
         sha256: sha.repeat(64 / sha.len()),
         storage_key: format!("sha256/{}", sha.repeat(64 / sha.len())),
-        received_via: "c-store",
+        received_via: "c-store".into(),
     }
 }
 
@@ -353,7 +353,7 @@ fn an_instance_whose_blob_did_not_become_durable_is_not_indexed() {
         .len();
     // The blob failed: nothing is committed, not even the audit event.
     let mut asked = 0;
-    let r = index::record_instance_when(&mut c, &ctx, &n, BIG, &mut || {
+    let r = index::record_instance_when(&mut c, &ctx, &n, BIG, index::Flush::Now, &mut || {
         asked += 1;
         false
     });
@@ -377,7 +377,12 @@ fn an_instance_whose_blob_did_not_become_durable_is_not_indexed() {
             .len(),
         before
     );
-    // Durable: recorded as usual.
-    let r = index::record_instance_when(&mut c, &ctx, &n, BIG, &mut || true).unwrap();
+    // Durable: recorded as usual (here with the journal's deferred flush: visible at once,
+    // and the connection is back to flushed commits afterwards).
+    let r =
+        index::record_instance_when(&mut c, &ctx, &n, BIG, index::Flush::Deferred, &mut || true)
+            .unwrap();
     assert!(matches!(r, Recorded::New { .. }));
+    index::mark_durable(&mut c, "test").unwrap();
+    index::mark_durable(&mut c, "test").unwrap();
 }

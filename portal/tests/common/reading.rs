@@ -140,7 +140,7 @@ pub fn study(
             size_bytes: 1000,
             sha256: format!("{:064x}", i + 1),
             storage_key: format!("sha256/00/{:064x}", i + 1),
-            received_via: "c-store",
+            received_via: "c-store".into(),
         };
         match index::record_instance(&mut c, &Ctx::system("test"), &n, i64::MAX).unwrap() {
             index::Recorded::New { study_id: s, .. }

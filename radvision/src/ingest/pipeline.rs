@@ -2,16 +2,24 @@
 //! bounded parse and validation → durable blob → index row and audit event in one
 //! transaction. Success is reported only after both the blob and the index are durable; a
 //! crash in between leaves at most an unreferenced blob, removed by the start-up sweep.
+//!
+//! With the ingest journal (the default for the DICOM listener, see
+//! [`crate::store::journal`]) "durable" is one flush of the journal record, which holds
+//! the instance's bytes and its index entry; the index commit then does not wait for the
+//! database's flush, and start-up replays the journal before any listener runs.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use shared::audit::{self, Ctx, Event, Outcome};
+use shared::db::DbConnection;
 use shared::db::DbPool;
-use shared::index::{self, NewInstance, Recorded};
+use shared::index::{self, Flush, NewInstance, Recorded};
 use shared::settings::IngestSettings;
 
 use crate::ingest::model::{ParsedInstance, Reject};
 use crate::ingest::parse::{parse_instance, Limits};
-use crate::store::{BlobWriter, SharedStore, StoreError, StoredBlob};
+use crate::store::{BlobWriter, JournaledStore, SharedStore, StoreError, StoredBlob};
 
 /// How an instance reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +92,8 @@ impl IngestError {
 pub struct Ingestor {
     pool: DbPool,
     store: SharedStore,
+    /// The ingest journal in front of `store`, when streamed writes go through one.
+    journal: Option<Arc<JournaledStore>>,
     limits: Limits,
     max_study_bytes: i64,
 }
@@ -102,9 +112,40 @@ impl Ingestor {
         Ingestor {
             pool,
             store,
+            journal: None,
             limits,
             max_study_bytes: i64::try_from(s.max_study_bytes).unwrap_or(i64::MAX),
         }
+    }
+
+    /// An ingestor whose streamed writes (the DICOM listener) go through the ingest journal
+    /// in `journal_dir` in front of `store`; call [`startup_sweep`](Self::startup_sweep)
+    /// (which replays what an earlier run left in the journal) before any listener runs.
+    pub fn journaled(
+        pool: DbPool,
+        store: SharedStore,
+        s: &IngestSettings,
+        journal_dir: &std::path::Path,
+    ) -> Result<Ingestor, StoreError> {
+        let journal = JournaledStore::open(
+            journal_dir,
+            store,
+            u64::from(s.journal_segment_mib) * 1024 * 1024,
+            u64::from(s.journal_backlog_mib) * 1024 * 1024,
+        )?;
+        let barrier_pool = pool.clone();
+        journal.set_barrier(Arc::new(move || {
+            let mut c = barrier_pool.get().map_err(|e| e.to_string())?;
+            index::mark_durable(&mut c, "ingest-journal").map_err(|e| e.to_string())
+        }));
+        let mut i = Ingestor::new(pool, Arc::new(journal.clone()), s);
+        i.journal = Some(journal);
+        Ok(i)
+    }
+
+    /// The ingest journal, if streamed writes go through one.
+    pub fn journal(&self) -> Option<&Arc<JournaledStore>> {
+        self.journal.as_ref()
     }
 
     pub fn store(&self) -> &SharedStore {
@@ -193,10 +234,25 @@ impl Ingestor {
         drop(data);
         // The content's name is known now; make it durable while the index rows are
         // written, and commit them only once it is (an index row never points at a blob
-        // that might not survive a crash).
+        // that might not survive a crash). A journaled writer keeps the index entry in the
+        // same flushed record, so the index commit need not wait for its own flush.
         let mut writer = writer;
         let named = writer.seal().map_err(store_unavailable)?;
         let n = self.new_instance(src, &p, &named);
+        let entry = JournalEntry {
+            instance: n.clone(),
+            ctx: src.ctx.clone(),
+        };
+        let flush = match serde_json::to_vec(&entry) {
+            Ok(e) => {
+                if writer.set_recovery_entry(e) {
+                    Flush::Deferred
+                } else {
+                    Flush::Now
+                }
+            }
+            Err(_) => Flush::Now,
+        };
         let (tell, told) = std::sync::mpsc::sync_channel::<bool>(1);
         let pool = self.pool.clone();
         let ctx = src.ctx.clone();
@@ -205,19 +261,23 @@ impl Ingestor {
             let mut c = pool.get()?;
             let mut answer: Option<bool> = None;
             let mut durable = || *answer.get_or_insert_with(|| told.recv().unwrap_or(false));
-            index::record_instance_when(&mut c, &ctx, &n, max, &mut durable)
+            index::record_instance_when(&mut c, &ctx, &n, max, flush, &mut durable)
         });
         let stored = writer.finish().await;
         // The index task may have ended early (database down): nobody listens then.
         let _ = tell.send(stored.is_ok());
         let recorded = index
             .await
-            .map_err(|e| IngestError::Unavailable(format!("index task: {e}")))?;
+            .map_err(|e| IngestError::Unavailable(format!("index task: {e}")));
+        let result = recorded.and_then(outcome);
+        if let (Some(j), Ok(blob)) = (&self.journal, &stored) {
+            j.settle(blob, result.is_ok());
+        }
         let blob = stored.map_err(store_unavailable)?;
         if blob != named {
             return Err(IngestError::Unavailable("streamed blob changed".into()));
         }
-        outcome(recorded)
+        result
     }
 
     /// Indexes a parsed instance whose blob is durable (one transaction with its audit
@@ -282,13 +342,35 @@ impl Ingestor {
             size_bytes: i64::try_from(blob.size).unwrap_or(i64::MAX),
             sha256: blob.sha256.clone(),
             storage_key: blob.key.as_str().to_owned(),
-            received_via: src.channel.as_str(),
+            received_via: src.channel.as_str().to_owned(),
         }
     }
 
-    /// Start-up sweep, before any listener runs: removes temporary files left by a crash and
-    /// blobs no index row refers to (written, but the server died before indexing them).
+    /// Replays what an earlier run left in the ingest journal (each record indexed again
+    /// unless it is, its blob put into the blob store), then deletes the segments. Part of
+    /// [`startup_sweep`](Self::startup_sweep). Returns (records replayed, blobs stored).
+    pub async fn recover_journal(&self) -> Result<(u64, u64), IngestError> {
+        let Some(journal) = self.journal.clone() else {
+            return Ok((0, 0));
+        };
+        let pool = self.pool.clone();
+        let max = self.max_study_bytes;
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            journal.recover(&mut |entry, blob| replay(&mut conn, entry, blob, max))
+        })
+        .await
+        .map_err(|e| IngestError::Unavailable(format!("journal task: {e}")))?
+        .map_err(|e| IngestError::Unavailable(e.to_string()))
+    }
+
+    /// Start-up sweep, before any listener runs: replays the ingest journal, removes
+    /// temporary files left by a crash and blobs no index row refers to (written, but the
+    /// server died before indexing them).
     pub async fn startup_sweep(&self) -> Result<(u64, u64), IngestError> {
+        self.recover_journal().await?;
         let temps = self
             .store
             .sweep_temporary()
@@ -327,6 +409,50 @@ impl Ingestor {
             );
         }
         Ok((temps, orphans))
+    }
+}
+
+/// What a journal record keeps beside the instance's bytes: its index entry and who sent it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct JournalEntry {
+    instance: NewInstance,
+    ctx: shared::audit::Ctx,
+}
+
+/// Indexes a replayed journal record unless it already is; says whether its blob is wanted.
+fn replay(
+    c: &mut DbConnection,
+    entry: &[u8],
+    blob: &StoredBlob,
+    max_study_bytes: i64,
+) -> Result<bool, String> {
+    let e: JournalEntry = match serde_json::from_slice(entry) {
+        Ok(e) => e,
+        Err(_) => {
+            // A record without a readable entry cannot be attributed to a facility.
+            tracing::warn!("journal record without a readable index entry; not replayed");
+            return Ok(false);
+        }
+    };
+    let n = e.instance;
+    if n.sha256 != blob.sha256 || n.storage_key != blob.key.as_str() {
+        tracing::warn!("journal record whose entry names other content; not replayed");
+        return Ok(false);
+    }
+    if index::is_indexed(c, n.facility_id, &n.sop_instance_uid, &n.sha256)
+        .map_err(|e| e.to_string())?
+    {
+        return Ok(true);
+    }
+    match index::record_instance(c, &e.ctx, &n, max_study_bytes).map_err(|e| e.to_string())? {
+        Recorded::New { .. } | Recorded::Duplicate { .. } => {
+            tracing::info!(
+                via = n.received_via,
+                "instance indexed again from the ingest journal"
+            );
+            Ok(true)
+        }
+        Recorded::Conflict { .. } | Recorded::StudyTooLarge => Ok(false),
     }
 }
 

@@ -126,8 +126,11 @@ fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(|e| io_error("fsync", dir, &e))
 }
 
-fn put_blocking(root: &Path, data: &[u8]) -> Result<StoredBlob, StoreError> {
-    let hex = sha256_hex(data);
+fn put_blocking(root: &Path, data: &[u8], known: Option<&str>) -> Result<StoredBlob, StoreError> {
+    let hex = match known {
+        Some(h) => h.to_owned(),
+        None => sha256_hex(data),
+    };
     let key = BlobKey::for_sha256(&hex)
         .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
     let size = data.len() as u64;
@@ -399,7 +402,13 @@ impl BlobStore for FsStore {
 
     async fn put(&self, data: Bytes) -> Result<StoredBlob, StoreError> {
         let root = self.root.clone();
-        blocking(move || put_blocking(&root, &data)).await
+        blocking(move || put_blocking(&root, &data, None)).await
+    }
+
+    async fn put_hashed(&self, data: Bytes, sha256: &str) -> Result<StoredBlob, StoreError> {
+        let root = self.root.clone();
+        let sha = sha256.to_owned();
+        blocking(move || put_blocking(&root, &data, Some(&sha))).await
     }
 
     async fn get(&self, key: &BlobKey) -> Result<Bytes, StoreError> {

@@ -8,10 +8,12 @@ use bytes::Bytes;
 
 pub mod factory;
 pub mod fs;
+pub mod journal;
 pub mod s3;
 
 pub use factory::from_settings;
 pub use fs::FsStore;
+pub use journal::JournaledStore;
 pub use s3::S3Store;
 
 /// A blob's key: `sha256/<64 lowercase hex>`. Only this crate makes them.
@@ -76,6 +78,12 @@ pub trait BlobWriter: Send {
     /// Ends the content and names it (the hash is final); nothing is durable yet and later
     /// `write`s are refused. Calling it again returns the same blob.
     fn seal(&mut self) -> Result<StoredBlob, StoreError>;
+    /// Keeps `entry` (the instance's serialised index entry) durably beside the content, so
+    /// that a crash after `finish` cannot lose the index entry; returns whether this writer
+    /// does (the ingest journal does; plain stores do not and return `false`).
+    fn set_recovery_entry(&mut self, _entry: Vec<u8>) -> bool {
+        false
+    }
     /// Makes the blob durable (as [`BlobStore::put`] does) and returns its key (sealing it
     /// first if needed).
     async fn finish(self: Box<Self>) -> Result<StoredBlob, StoreError>;
@@ -91,6 +99,16 @@ pub trait BlobStore: Send + Sync + 'static {
     /// temporary file, fsynced, renamed, directory fsynced). Storing the same content twice
     /// is harmless and returns the same key.
     async fn put(&self, data: Bytes) -> Result<StoredBlob, StoreError>;
+    /// `put` of content whose SHA-256 the caller computed as it wrote it (the ingest
+    /// journal's copy): a store that names blobs by their digest may skip hashing again.
+    /// The default hashes anyway and refuses a mismatch.
+    async fn put_hashed(&self, data: Bytes, sha256: &str) -> Result<StoredBlob, StoreError> {
+        let stored = self.put(data).await?;
+        if stored.sha256 != sha256 {
+            return Err(StoreError::Corrupt(stored.key.as_str().to_owned()));
+        }
+        Ok(stored)
+    }
     /// Reads a blob and checks its SHA-256 (a mismatch is `Corrupt`).
     async fn get(&self, key: &BlobKey) -> Result<Bytes, StoreError>;
     async fn exists(&self, key: &BlobKey) -> Result<bool, StoreError>;

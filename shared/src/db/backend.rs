@@ -69,3 +69,39 @@ pub fn ping(conn: &mut DbConnection) -> Result<(), Error> {
     diesel::sql_query("SELECT 1").execute(conn)?;
     Ok(())
 }
+
+/// Runs `f` (which opens its own transaction) so that its commit does not wait for the
+/// database's log to reach the disk; the commit is visible at once and becomes durable with
+/// the next flushed commit (see [`crate::index::mark_durable`]). Only for writes whose
+/// content is already durable elsewhere and is replayed after a crash (the ingest journal).
+/// SQLite: `synchronous = NORMAL` on this connection for the call, then back to `FULL`.
+/// PostgreSQL: `f` must call [`defer_flush_in_tx`] first thing in its transaction.
+pub fn with_deferred_flush<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, Error>,
+) -> Result<T, Error> {
+    use diesel::connection::SimpleConnection;
+    if let DbConnection::Sqlite(c) = conn {
+        c.batch_execute("PRAGMA synchronous = NORMAL")?;
+    }
+    let r = f(conn);
+    if let DbConnection::Sqlite(c) = conn {
+        // A connection that cannot be put back to FULL must not be reused with NORMAL.
+        if let Err(e) = c.batch_execute("PRAGMA synchronous = FULL") {
+            return Err(Error::Unavailable(format!(
+                "could not restore synchronous = FULL: {e}"
+            )));
+        }
+    }
+    r
+}
+
+/// Inside a transaction on PostgreSQL: this transaction's commit does not wait for the WAL
+/// flush (`SET LOCAL synchronous_commit = off`). Nothing on SQLite (see
+/// [`with_deferred_flush`]).
+pub fn defer_flush_in_tx(conn: &mut DbConnection) -> Result<(), Error> {
+    if let DbConnection::Postgresql(_) = conn {
+        diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn)?;
+    }
+    Ok(())
+}

@@ -573,3 +573,10 @@ diesel::allow_tables_to_appear_in_same_query!(reports, read_requests);
 diesel::allow_tables_to_appear_in_same_query!(report_version_key_images, instances);
 diesel::allow_tables_to_appear_in_same_query!(report_version_key_images, series);
 diesel::allow_tables_to_appear_in_same_query!(report_version_key_images, studies);
+
+diesel::table! {
+    durability_marks (name) {
+        name -> Text,
+        marked_at -> Timestamp,
+    }
+}

@@ -79,6 +79,6 @@ pub fn minimal_instance(
         size_bytes: 10,
         sha256: digest_byte.repeat(32),
         storage_key: format!("sha256/{digest_byte}/{}", digest_byte.repeat(32)),
-        received_via: "c-store",
+        received_via: "c-store".into(),
     }
 }

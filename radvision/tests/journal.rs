@@ -1,0 +1,344 @@
+//! The ingest journal: a flushed record is readable at once, is copied into the blob store,
+//! and survives a crash (replayed at start-up, including its index entry when the database
+//! lost the deferred commit); refused, torn and corrupt records are never replayed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use radvision::ingest::pipeline::{Channel, Ingestor, Source, Stored};
+use radvision::store::{BlobStore, FsStore, JournaledStore, SharedStore, StoredBlob};
+use shared::audit::Ctx;
+use shared::db::{self, testing};
+use shared::domain::FacilityStatus;
+use shared::index::{self, StudyQuery};
+use shared::membership::facilities::{self, FacilityForm};
+
+const MIB: u64 = 1024 * 1024;
+
+fn payload(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ekj"))
+        .collect()
+}
+
+async fn write(j: &Arc<JournaledStore>, data: &[u8], entry: &[u8]) -> StoredBlob {
+    let mut w = j.writer().unwrap();
+    for chunk in data.chunks(16 * 1024) {
+        w.write(chunk).unwrap();
+    }
+    assert!(w.set_recovery_entry(entry.to_vec()));
+    w.finish().await.unwrap()
+}
+
+fn open(dir: &Path, inner: &FsStore, backlog: u64) -> Arc<JournaledStore> {
+    let inner: SharedStore = Arc::new(inner.clone());
+    JournaledStore::open(dir, inner, MIB, backlog).unwrap()
+}
+
+#[tokio::test]
+async fn a_flushed_record_is_readable_at_once_and_then_copied_into_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inner = FsStore::new(tmp.path().join("blobs")).unwrap();
+    let jdir = tmp.path().join("journal");
+    // A large backlog allowance: the copier waits for a pause in the writes.
+    let j = open(&jdir, &inner, 1024 * MIB);
+    let data = payload(700 * 1024, 1);
+    let blob = write(&j, &data, b"{}").await;
+    assert_eq!(blob.size, data.len() as u64);
+    // Durable in the journal, not yet in the blob store, served from the journal.
+    assert_eq!(j.get(&blob.key).await.unwrap(), Bytes::from(data.clone()));
+    assert!(j.exists(&blob.key).await.unwrap());
+    assert_eq!(j.list().await.unwrap(), vec![blob.key.clone()]);
+    j.settle(&blob, true);
+    let j2 = j.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || j2.drain(Duration::from_secs(10)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(j.backlog(), 0);
+    assert_eq!(inner.get(&blob.key).await.unwrap(), Bytes::from(data));
+    // Copied and flushed: the segment is gone.
+    assert!(segments(&jdir).is_empty(), "{:?}", segments(&jdir));
+}
+
+#[tokio::test]
+async fn a_crash_after_the_flush_is_replayed_and_a_torn_last_record_is_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inner = FsStore::new(tmp.path().join("blobs")).unwrap();
+    let jdir = tmp.path().join("journal");
+    let a = payload(300 * 1024, 2);
+    let blob = {
+        let j = open(&jdir, &inner, 1024 * MIB);
+        let blob = write(&j, &a, br#"{"entry":"a"}"#).await;
+        // A second instance is arriving when the process dies: its bytes are on disk but
+        // its header was never written (the writer is leaked, as a crash would).
+        let mut w = j.writer().unwrap();
+        w.write(&payload(200 * 1024, 3)).unwrap();
+        std::mem::forget(w);
+        blob
+        // The journal is dropped without settling or copying anything.
+    };
+    assert_eq!(segments(&jdir).len(), 1);
+    assert!(!inner.exists(&blob.key).await.unwrap());
+
+    let j = open(&jdir, &inner, 1024 * MIB);
+    let ((replayed, stored), seen) = tokio::task::spawn_blocking({
+        let j = j.clone();
+        move || {
+            let mut seen = Vec::new();
+            let r = j.recover(&mut |entry, b| {
+                seen.push((entry.to_vec(), b.clone()));
+                Ok(true)
+            });
+            (r.unwrap(), seen)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!((replayed, stored), (1, 1));
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0, br#"{"entry":"a"}"#.to_vec());
+    assert_eq!(seen[0].1, blob);
+    assert_eq!(inner.get(&blob.key).await.unwrap(), Bytes::from(a));
+    assert!(segments(&jdir).is_empty());
+}
+
+#[tokio::test]
+async fn refused_and_corrupt_records_are_never_replayed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inner = FsStore::new(tmp.path().join("blobs")).unwrap();
+    let jdir = tmp.path().join("journal");
+    let (refused, corrupt) = {
+        let j = open(&jdir, &inner, 1024 * MIB);
+        let refused = write(&j, &payload(100 * 1024, 4), b"{}").await;
+        j.settle(&refused, false);
+        let corrupt = write(&j, &payload(100 * 1024, 5), b"{}").await;
+        (refused, corrupt)
+    };
+    // Damage one byte of the second record's data (after the first record).
+    let seg = segments(&jdir).pop().unwrap();
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = bytes.len() - 10 * 1024;
+    bytes[at] ^= 0xff;
+    std::fs::write(&seg, bytes).unwrap();
+
+    let j = open(&jdir, &inner, 1024 * MIB);
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let (replayed, _) = tokio::task::spawn_blocking({
+        let j = j.clone();
+        move || {
+            j.recover(&mut |_, _| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(true)
+            })
+        }
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(replayed, 0);
+    assert!(!inner.exists(&refused.key).await.unwrap());
+    assert!(!inner.exists(&corrupt.key).await.unwrap());
+    assert!(segments(&jdir).is_empty());
+}
+
+#[tokio::test]
+async fn a_writer_dropped_midway_leaves_nothing_and_the_next_record_is_intact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inner = FsStore::new(tmp.path().join("blobs")).unwrap();
+    let jdir = tmp.path().join("journal");
+    let good = payload(50 * 1024, 7);
+    let blob = {
+        let j = open(&jdir, &inner, 1024 * MIB);
+        let mut w = j.writer().unwrap();
+        w.write(&payload(400 * 1024, 6)).unwrap();
+        drop(w); // refused by the parser: discarded
+        write(&j, &good, b"{}").await
+    };
+    let j = open(&jdir, &inner, 1024 * MIB);
+    let (replayed, stored) = tokio::task::spawn_blocking({
+        let j = j.clone();
+        move || j.recover(&mut |_, _| Ok(true))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!((replayed, stored), (1, 1));
+    assert_eq!(inner.get(&blob.key).await.unwrap(), Bytes::from(good));
+}
+
+// ---- through the ingest pipeline, with a database ----
+
+fn fixture() -> Bytes {
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dicom/ct_explicit_le.dcm");
+    Bytes::from(std::fs::read(p).unwrap())
+}
+
+fn database(dir: &Path) -> (shared::db::DbPool, i64) {
+    let url = testing::fresh_database_url(dir).unwrap();
+    let pool = db::pool(&url, 4).unwrap();
+    db::migrate(&mut pool.get().unwrap()).unwrap();
+    let facility = facilities::create(
+        &mut pool.get().unwrap(),
+        &Ctx::system("t"),
+        &FacilityForm {
+            name: "A".into(),
+            kind: "clinic".into(),
+            is_requesting: true,
+            notification_emails: "a@example.jp".into(),
+            ..Default::default()
+        },
+        FacilityStatus::Active,
+    )
+    .unwrap()
+    .id;
+    (pool, facility)
+}
+
+fn instances(pool: &shared::db::DbPool, facility: i64) -> i64 {
+    let (rows, _) = index::search_studies(
+        &mut pool.get().unwrap(),
+        facility,
+        &StudyQuery {
+            limit: 10,
+            ..Default::default()
+        },
+        db::now(),
+        90,
+    )
+    .unwrap();
+    rows.iter().map(|r| r.study.num_instances).sum()
+}
+
+fn settings() -> shared::settings::IngestSettings {
+    shared::settings::Settings::load_from(None, &[])
+        .unwrap()
+        .ingest
+}
+
+async fn ingest_streamed(ing: &Ingestor, facility: i64, data: &Bytes) -> Stored {
+    let mut w = ing.store().writer().unwrap();
+    for chunk in data.chunks(16 * 1024) {
+        w.write(chunk).unwrap();
+    }
+    let src = Source {
+        facility_id: facility,
+        channel: Channel::CStore,
+        ctx: Ctx::system("AE SCU 127.0.0.1"),
+    };
+    ing.ingest_streamed(&src, data.clone(), w).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_index_commit_lost_with_the_database_is_replayed_from_the_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let blobs = tmp.path().join("blobs");
+    let jdir = tmp.path().join("journal");
+    let data = fixture();
+    let db1 = tmp.path().join("db1");
+    std::fs::create_dir(&db1).unwrap();
+    let (pool, facility) = database(&db1);
+    {
+        let store: SharedStore = Arc::new(FsStore::new(&blobs).unwrap());
+        let ing = Ingestor::journaled(pool.clone(), store, &settings(), &jdir).unwrap();
+        let stored = ingest_streamed(&ing, facility, &data).await;
+        assert!(matches!(stored, Stored::New { .. }), "{stored:?}");
+        // Indexed (visible) and readable at once, before any copy into the blob store.
+        assert_eq!(instances(&pool, facility), 1);
+        assert_eq!(ing.journal().unwrap().backlog(), 1);
+        // The process dies here: nothing is copied, the segment stays.
+    }
+    assert_eq!(segments(&jdir).len(), 1);
+
+    // The machine lost power before the database flushed the deferred commit: model it
+    // with a database that never saw the instance (same facility).
+    let db2 = tmp.path().join("db2");
+    std::fs::create_dir(&db2).unwrap();
+    let (pool2, facility2) = database(&db2);
+    assert_eq!(facility2, facility);
+    assert_eq!(instances(&pool2, facility), 0);
+    let store: SharedStore = Arc::new(FsStore::new(&blobs).unwrap());
+    let ing = Ingestor::journaled(pool2.clone(), store, &settings(), &jdir).unwrap();
+    ing.startup_sweep().await.unwrap();
+    assert_eq!(instances(&pool2, facility), 1);
+    assert!(segments(&jdir).is_empty());
+    // The blob is in the blob store proper, under the key the index names.
+    let key = index::storage_keys(&mut pool2.get().unwrap()).unwrap();
+    assert_eq!(key.len(), 1);
+    let key = radvision::store::BlobKey::parse(&key[0]).unwrap();
+    let inner = FsStore::new(&blobs).unwrap();
+    assert_eq!(inner.get(&key).await.unwrap(), data);
+    // The replayed store is audited with the original sender.
+    let mut c = pool2.get().unwrap();
+    let n: i64 = {
+        use diesel::prelude::*;
+        use shared::db::schema::audit_events::dsl as a;
+        a::audit_events
+            .filter(a::action.eq("instance.store"))
+            .filter(a::source.eq("AE SCU 127.0.0.1"))
+            .count()
+            .get_result(&mut c)
+            .unwrap()
+    };
+    assert_eq!(n, 1);
+
+    // Replaying again (the first database DID keep the commit) adds nothing.
+    drop(ing);
+    let store: SharedStore = Arc::new(FsStore::new(&blobs).unwrap());
+    let ing = Ingestor::journaled(pool.clone(), store, &settings(), &jdir).unwrap();
+    ing.startup_sweep().await.unwrap();
+    assert_eq!(instances(&pool, facility), 1);
+}
+
+#[tokio::test]
+async fn journaled_ingest_copies_into_the_blob_store_and_retires_the_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pool, facility) = database(tmp.path());
+    let blobs = tmp.path().join("blobs");
+    let jdir = tmp.path().join("journal");
+    let store: SharedStore = Arc::new(FsStore::new(&blobs).unwrap());
+    let ing = Ingestor::journaled(pool.clone(), store, &settings(), &jdir).unwrap();
+    let data = fixture();
+    assert!(matches!(
+        ingest_streamed(&ing, facility, &data).await,
+        Stored::New { .. }
+    ));
+    // The same instance again: a duplicate, still one blob.
+    assert!(matches!(
+        ingest_streamed(&ing, facility, &data).await,
+        Stored::Duplicate { .. }
+    ));
+    let j = ing.journal().unwrap().clone();
+    assert!(
+        tokio::task::spawn_blocking(move || j.drain(Duration::from_secs(10)))
+            .await
+            .unwrap()
+    );
+    assert!(segments(&jdir).is_empty());
+    let inner = FsStore::new(&blobs).unwrap();
+    assert_eq!(inner.list().await.unwrap().len(), 1);
+    assert_eq!(instances(&pool, facility), 1);
+    // The flush mark was written before the segment went.
+    let marks: i64 = {
+        use diesel::prelude::*;
+        use shared::db::schema::durability_marks::dsl as m;
+        m::durability_marks
+            .count()
+            .get_result(&mut pool.get().unwrap())
+            .unwrap()
+    };
+    assert_eq!(marks, 1);
+}
