@@ -42,7 +42,7 @@ impl Application {
             tracing::error!(error = %e, "could not replay the ingest journal; not starting");
             return Err(std::io::Error::other(format!("ingest journal: {e}")));
         }
-        match self.state.ingestor.startup_sweep().await {
+        match self.state.ingestor.sweep_store().await {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "start-up sweep failed"),
         }

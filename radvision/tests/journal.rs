@@ -3,18 +3,18 @@
 //! lost the deferred commit); refused, torn and corrupt records are never replayed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::{database, fixture, instance_count, settings};
 use radvision::ingest::pipeline::{Channel, Ingestor, Source, Stored};
 use radvision::store::{BlobStore, FsStore, JournaledStore, SharedStore, StoredBlob};
 use shared::audit::Ctx;
-use shared::db::{self, testing};
-use shared::domain::FacilityStatus;
-use shared::index::{self, StudyQuery};
-use shared::membership::facilities::{self, FacilityForm};
+use shared::index;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -181,54 +181,6 @@ async fn a_writer_dropped_midway_leaves_nothing_and_the_next_record_is_intact() 
 
 // ---- through the ingest pipeline, with a database ----
 
-fn fixture() -> Bytes {
-    let p =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dicom/ct_explicit_le.dcm");
-    Bytes::from(std::fs::read(p).unwrap())
-}
-
-fn database(dir: &Path) -> (shared::db::DbPool, i64) {
-    let url = testing::fresh_database_url(dir).unwrap();
-    let pool = db::pool(&url, 4).unwrap();
-    db::migrate(&mut pool.get().unwrap()).unwrap();
-    let facility = facilities::create(
-        &mut pool.get().unwrap(),
-        &Ctx::system("t"),
-        &FacilityForm {
-            name: "A".into(),
-            kind: "clinic".into(),
-            is_requesting: true,
-            notification_emails: "a@example.jp".into(),
-            ..Default::default()
-        },
-        FacilityStatus::Active,
-    )
-    .unwrap()
-    .id;
-    (pool, facility)
-}
-
-fn instances(pool: &shared::db::DbPool, facility: i64) -> i64 {
-    let (rows, _) = index::search_studies(
-        &mut pool.get().unwrap(),
-        facility,
-        &StudyQuery {
-            limit: 10,
-            ..Default::default()
-        },
-        db::now(),
-        90,
-    )
-    .unwrap();
-    rows.iter().map(|r| r.study.num_instances).sum()
-}
-
-fn settings() -> shared::settings::IngestSettings {
-    shared::settings::Settings::load_from(None, &[])
-        .unwrap()
-        .ingest
-}
-
 async fn ingest_streamed(ing: &Ingestor, facility: i64, data: &Bytes) -> Stored {
     let mut w = ing.store().writer().unwrap();
     for chunk in data.chunks(16 * 1024) {
@@ -250,14 +202,14 @@ async fn an_index_commit_lost_with_the_database_is_replayed_from_the_journal() {
     let data = fixture();
     let db1 = tmp.path().join("db1");
     std::fs::create_dir(&db1).unwrap();
-    let (pool, facility) = database(&db1);
+    let (_, pool, facility) = database(&db1);
     {
         let store: SharedStore = Arc::new(FsStore::new(&blobs).unwrap());
         let ing = Ingestor::journaled(pool.clone(), store, &settings(), &jdir).unwrap();
         let stored = ingest_streamed(&ing, facility, &data).await;
         assert!(matches!(stored, Stored::New { .. }), "{stored:?}");
         // Indexed (visible) and readable at once, before any copy into the blob store.
-        assert_eq!(instances(&pool, facility), 1);
+        assert_eq!(instance_count(&pool, facility), 1);
         assert_eq!(ing.journal().unwrap().backlog(), 1);
         // The process dies here: nothing is copied, the segment stays.
     }
@@ -267,13 +219,13 @@ async fn an_index_commit_lost_with_the_database_is_replayed_from_the_journal() {
     // with a database that never saw the instance (same facility).
     let db2 = tmp.path().join("db2");
     std::fs::create_dir(&db2).unwrap();
-    let (pool2, facility2) = database(&db2);
+    let (_, pool2, facility2) = database(&db2);
     assert_eq!(facility2, facility);
-    assert_eq!(instances(&pool2, facility), 0);
+    assert_eq!(instance_count(&pool2, facility), 0);
     let store: SharedStore = Arc::new(FsStore::new(&blobs).unwrap());
     let ing = Ingestor::journaled(pool2.clone(), store, &settings(), &jdir).unwrap();
     ing.startup_sweep().await.unwrap();
-    assert_eq!(instances(&pool2, facility), 1);
+    assert_eq!(instance_count(&pool2, facility), 1);
     assert!(segments(&jdir).is_empty());
     // The blob is in the blob store proper, under the key the index names.
     let key = index::storage_keys(&mut pool2.get().unwrap()).unwrap();
@@ -300,13 +252,13 @@ async fn an_index_commit_lost_with_the_database_is_replayed_from_the_journal() {
     let store: SharedStore = Arc::new(FsStore::new(&blobs).unwrap());
     let ing = Ingestor::journaled(pool.clone(), store, &settings(), &jdir).unwrap();
     ing.startup_sweep().await.unwrap();
-    assert_eq!(instances(&pool, facility), 1);
+    assert_eq!(instance_count(&pool, facility), 1);
 }
 
 #[tokio::test]
 async fn journaled_ingest_copies_into_the_blob_store_and_retires_the_segment() {
     let tmp = tempfile::tempdir().unwrap();
-    let (pool, facility) = database(tmp.path());
+    let (_, pool, facility) = database(tmp.path());
     let blobs = tmp.path().join("blobs");
     let jdir = tmp.path().join("journal");
     let store: SharedStore = Arc::new(FsStore::new(&blobs).unwrap());
@@ -330,7 +282,7 @@ async fn journaled_ingest_copies_into_the_blob_store_and_retires_the_segment() {
     assert!(segments(&jdir).is_empty());
     let inner = FsStore::new(&blobs).unwrap();
     assert_eq!(inner.list().await.unwrap().len(), 1);
-    assert_eq!(instances(&pool, facility), 1);
+    assert_eq!(instance_count(&pool, facility), 1);
     // The flush mark was written before the segment went.
     let marks: i64 = {
         use diesel::prelude::*;

@@ -3,24 +3,18 @@
 //! whose index row was never written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use common::{fixture, instance_count, settings};
+
 use diesel::r2d2::{ConnectionManager, Pool};
 use radvision::ingest::pipeline::{Channel, IngestError, Ingestor, Source, Stored};
 use radvision::store::{BlobStore, FsStore};
 use shared::audit::Ctx;
-use shared::db::{self, testing, DbConnection};
-use shared::domain::FacilityStatus;
-use shared::index::{self, StudyQuery};
-use shared::membership::facilities::{self, FacilityForm};
-
-fn fixture() -> Bytes {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/dicom/ct_explicit_le.dcm");
-    Bytes::from(std::fs::read(p).unwrap())
-}
+use shared::db::DbConnection;
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -32,23 +26,7 @@ struct Env {
 
 fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let url = testing::fresh_database_url(dir.path()).unwrap();
-    let pool = db::pool(&url, 4).unwrap();
-    db::migrate(&mut pool.get().unwrap()).unwrap();
-    let facility = facilities::create(
-        &mut pool.get().unwrap(),
-        &Ctx::system("t"),
-        &FacilityForm {
-            name: "A".into(),
-            kind: "clinic".into(),
-            is_requesting: true,
-            notification_emails: "a@example.jp".into(),
-            ..Default::default()
-        },
-        FacilityStatus::Active,
-    )
-    .unwrap()
-    .id;
+    let (url, pool, facility) = common::database(dir.path());
     let root = dir.path().join("blobs");
     Env {
         _dir: dir,
@@ -59,33 +37,12 @@ fn env() -> Env {
     }
 }
 
-fn settings() -> shared::settings::IngestSettings {
-    shared::settings::Settings::load_from(None, &[])
-        .unwrap()
-        .ingest
-}
-
 fn source(facility_id: i64) -> Source {
     Source {
         facility_id,
         channel: Channel::CStore,
         ctx: Ctx::system("test"),
     }
-}
-
-fn instance_count(pool: &shared::db::DbPool, facility: i64) -> i64 {
-    let (rows, _) = index::search_studies(
-        &mut pool.get().unwrap(),
-        facility,
-        &StudyQuery {
-            limit: 10,
-            ..Default::default()
-        },
-        db::now(),
-        90,
-    )
-    .unwrap();
-    rows.iter().map(|r| r.study.num_instances).sum()
 }
 
 #[tokio::test]

@@ -371,6 +371,12 @@ impl Ingestor {
     /// server died before indexing them).
     pub async fn startup_sweep(&self) -> Result<(u64, u64), IngestError> {
         self.recover_journal().await?;
+        self.sweep_store().await
+    }
+
+    /// The blob-store half of [`startup_sweep`](Self::startup_sweep): temporary files and
+    /// orphans (for a caller that replayed the journal itself).
+    pub async fn sweep_store(&self) -> Result<(u64, u64), IngestError> {
         let temps = self
             .store
             .sweep_temporary()

@@ -78,7 +78,7 @@ fn blob_path(root: &Path, hex: &str) -> PathBuf {
 }
 
 /// Every IO failure is "try later" for the caller; the message says what failed and why.
-fn io_error(op: &str, path: &Path, e: &io::Error) -> StoreError {
+pub(super) fn io_error(op: &str, path: &Path, e: &io::Error) -> StoreError {
     let why = match e.kind() {
         io::ErrorKind::StorageFull => "disk full".to_owned(),
         io::ErrorKind::QuotaExceeded => "disk quota exceeded".to_owned(),
@@ -120,7 +120,7 @@ impl Drop for TempFile {
     }
 }
 
-fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(super) fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io_error("fsync", dir, &e))

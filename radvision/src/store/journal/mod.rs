@@ -31,30 +31,25 @@
 //! valid (a crash mid-write) ends the segment: recovery stops there. Every record's data is
 //! checked against its SHA-256 before it is replayed.
 
+mod copier;
+mod record;
+mod writer;
+
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
+use super::fs::{fsync_dir, io_error};
 use super::{BlobKey, BlobStore, BlobWriter, SharedStore, StoreError, StoredBlob};
+use record::{read_data, read_record, FLAGS_AT, FLAG_VOID};
+use writer::JournalWriter;
 
-const MAGIC: &[u8; 4] = b"EKJ1";
-const HEADER: u64 = 64;
-const FLAG_VOID: u32 = 1;
 const SEGMENT_EXT: &str = "ekj";
-/// How much a writer buffers before a write system call.
-const WRITE_BUFFER: usize = 256 * 1024;
-/// An unused segment whose records are all in the blob store is retired after this long.
-const IDLE_RETIRE: Duration = Duration::from_secs(5);
-/// The copier waits for a pause this long in the journal's writes before it copies (so the
-/// copies do not compete with a study arriving), unless the backlog is over its limit.
-const QUIET: Duration = Duration::from_millis(250);
 
 /// Makes every database commit made so far durable (see [`shared::index::mark_durable`]).
 pub type Barrier = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -62,22 +57,6 @@ pub type Barrier = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 /// What recovery does with a replayed record's entry: index it again (if it is not) and say
 /// whether its blob is wanted (`true`: copied into the blob store) or not (refused).
 pub type Replay<'a> = dyn FnMut(&[u8], &StoredBlob) -> Result<bool, String> + 'a;
-
-fn io_error(op: &str, path: &Path, e: &io::Error) -> StoreError {
-    let why = match e.kind() {
-        io::ErrorKind::StorageFull => "disk full".to_owned(),
-        io::ErrorKind::QuotaExceeded => "disk quota exceeded".to_owned(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => e.to_string(),
-    };
-    StoreError::Unavailable(format!("journal {op} {}: {why}", path.display()))
-}
-
-fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io_error("fsync", dir, &e))
-}
 
 struct Segment {
     path: PathBuf,
@@ -158,7 +137,7 @@ impl JournaledStore {
         let weak = Arc::downgrade(&j);
         std::thread::Builder::new()
             .name("ingest-journal".into())
-            .spawn(move || copier(weak))
+            .spawn(move || copier::copier(weak))
             .map_err(|e| StoreError::Unavailable(format!("journal thread: {e}")))?;
         Ok(j)
     }
@@ -241,7 +220,7 @@ impl JournaledStore {
                 // Not flushed: if it is lost in a crash, replay refuses the instance again.
                 if let Err(e) = seg
                     .file
-                    .write_all_at(&FLAG_VOID.to_le_bytes(), r.offset + 20)
+                    .write_all_at(&FLAG_VOID.to_le_bytes(), r.offset + FLAGS_AT)
                 {
                     tracing::warn!(error = %e, "could not mark a journal record void");
                 }
@@ -341,7 +320,9 @@ impl JournaledStore {
             }
         }
         segments.sort();
-        let rt = tokio::runtime::Handle::try_current().ok();
+        // Called on a blocking thread of the server's runtime (`Ingestor::recover_journal`).
+        let rt = tokio::runtime::Handle::try_current()
+            .map_err(|_| StoreError::Unavailable("journal recovery needs a runtime".into()))?;
         let (mut replayed, mut stored) = (0u64, 0u64);
         for path in segments {
             let file = File::open(&path).map_err(|e| io_error("open", &path, &e))?;
@@ -367,14 +348,7 @@ impl JournaledStore {
                         }
                         Ok(false)
                     };
-                    let fresh = match &rt {
-                        Some(h) => h.block_on(put)?,
-                        None => tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-                            .block_on(put)?,
-                    };
+                    let fresh = rt.block_on(put)?;
                     stored += u64::from(fresh);
                 }
             }
@@ -407,345 +381,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn read_data(file: &File, offset: u64, len: u64, sha: &str) -> Result<Bytes, StoreError> {
-    let n = usize::try_from(len).map_err(|_| StoreError::Corrupt(sha.to_owned()))?;
-    let mut data = vec![0u8; n];
-    file.read_exact_at(&mut data, offset + HEADER)
-        .map_err(|e| StoreError::Unavailable(format!("journal read: {e}")))?;
-    if hex::encode(Sha256::digest(&data)) != sha {
-        return Err(StoreError::Corrupt(format!("sha256/{sha}")));
-    }
-    Ok(Bytes::from(data))
-}
-
-struct Record {
-    blob: StoredBlob,
-    data: Bytes,
-    entry: Vec<u8>,
-    void: bool,
-    end: u64,
-}
-
-fn header_crc(h: &[u8], entry: &[u8]) -> u32 {
-    let mut c = crc32fast::Hasher::new();
-    c.update(&h[8..20]);
-    c.update(&h[24..64]);
-    c.update(entry);
-    c.finalize()
-}
-
-/// The record at `offset`, if a complete, valid one is there.
-fn read_record(file: &File, offset: u64, file_len: u64) -> Option<Record> {
-    if offset.checked_add(HEADER)? > file_len {
-        return None;
-    }
-    let mut h = [0u8; HEADER as usize];
-    file.read_exact_at(&mut h, offset).ok()?;
-    if &h[0..4] != MAGIC {
-        return None;
-    }
-    let crc = u32::from_le_bytes(h[4..8].try_into().ok()?);
-    let data_len = u64::from_le_bytes(h[8..16].try_into().ok()?);
-    let entry_len = u64::from(u32::from_le_bytes(h[16..20].try_into().ok()?));
-    let flags = u32::from_le_bytes(h[20..24].try_into().ok()?);
-    let sha = hex::encode(&h[24..56]);
-    let end = offset
-        .checked_add(HEADER)?
-        .checked_add(data_len)?
-        .checked_add(entry_len)?;
-    if end > file_len {
-        return None;
-    }
-    let mut entry = vec![0u8; usize::try_from(entry_len).ok()?];
-    file.read_exact_at(&mut entry, offset + HEADER + data_len)
-        .ok()?;
-    if header_crc(&h, &entry) != crc {
-        return None;
-    }
-    let data = read_data(file, offset, data_len, &sha).ok()?;
-    Some(Record {
-        blob: StoredBlob {
-            key: BlobKey::for_sha256(&sha)?,
-            sha256: sha,
-            size: data_len,
-        },
-        data,
-        entry,
-        void: flags & FLAG_VOID != 0,
-        end,
-    })
-}
-
-/// The background thread: copies accepted records into the blob store, retires finished
-/// segments. Ends when the store is dropped.
-fn copier(weak: Weak<JournaledStore>) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "ingest journal: no runtime; records stay in the journal");
-            return;
-        }
-    };
-    let mut failures = 0u32;
-    loop {
-        let Some(j) = weak.upgrade() else { return };
-        let job = {
-            let mut st = lock(&j.state);
-            let quiet = st.last_write.is_none_or(|t| t.elapsed() >= QUIET);
-            if st.queue.is_empty() || !(quiet || st.backlog_bytes > j.max_backlog || j.draining()) {
-                let wait = if st.queue.is_empty() {
-                    Duration::from_millis(500)
-                } else {
-                    QUIET / 2
-                };
-                st = j
-                    .work
-                    .wait_timeout(st, wait)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|e| e.into_inner().0);
-                let quiet = st.last_write.is_none_or(|t| t.elapsed() >= QUIET);
-                if quiet || st.backlog_bytes > j.max_backlog || j.draining() {
-                    st.queue.pop_front()
-                } else {
-                    None
-                }
-            } else {
-                st.queue.pop_front()
-            }
-        };
-        if let Some((sha, r)) = job {
-            match copy_one(&j, &rt, &sha, r) {
-                Ok(()) => {
-                    failures = 0;
-                    let mut st = lock(&j.state);
-                    if let Some(list) = st.records.get_mut(&sha) {
-                        list.retain(|x| *x != r);
-                        if list.is_empty() {
-                            st.records.remove(&sha);
-                        }
-                    }
-                    if let Some(s) = st.segments.get_mut(&r.seg) {
-                        s.unsettled = s.unsettled.saturating_sub(1);
-                    }
-                    st.backlog_bytes = st.backlog_bytes.saturating_sub(r.data_len);
-                }
-                Err(e) => {
-                    // The blob store is down or full: the record stays readable from the
-                    // journal and is tried again.
-                    failures = failures.saturating_add(1);
-                    tracing::error!(error = %e, "ingest journal: could not copy a record into the blob store; will retry");
-                    lock(&j.state).queue.push_front((sha, r));
-                    let wait = Duration::from_millis(100u64 << failures.min(8));
-                    drop(j);
-                    std::thread::sleep(wait);
-                    continue;
-                }
-            }
-        }
-        retire(&j);
-    }
-}
-
-fn copy_one(
-    j: &JournaledStore,
-    rt: &tokio::runtime::Runtime,
-    sha: &str,
-    r: RecordRef,
-) -> Result<(), StoreError> {
-    let file = lock(&j.state)
-        .segments
-        .get(&r.seg)
-        .map(|s| s.file.clone())
-        .ok_or_else(|| StoreError::Unavailable("journal segment gone".into()))?;
-    // Hashed as it was written; every read from the blob store checks it again.
-    let n = usize::try_from(r.data_len).map_err(|_| StoreError::Corrupt(sha.to_owned()))?;
-    let mut data = vec![0u8; n];
-    file.read_exact_at(&mut data, r.offset + HEADER)
-        .map_err(|e| StoreError::Unavailable(format!("journal read: {e}")))?;
-    rt.block_on(j.inner.put_hashed(Bytes::from(data), sha))?;
-    Ok(())
-}
-
-/// Deletes the segments that are finished (full, or unused for a while) and whose records
-/// are all in the blob store, after making the index's commits durable.
-fn retire(j: &JournaledStore) {
-    let done: Vec<(u64, PathBuf)> = {
-        let mut st = lock(&j.state);
-        let now = Instant::now();
-        for s in st.segments.values_mut() {
-            if !s.in_use && s.unsettled == 0 && now.duration_since(s.last_used) >= IDLE_RETIRE {
-                s.sealed = true;
-            }
-        }
-        st.segments
-            .iter()
-            .filter(|(_, s)| s.sealed && !s.in_use && s.unsettled == 0)
-            .map(|(id, s)| (*id, s.path.clone()))
-            .collect()
-    };
-    if done.is_empty() {
-        return;
-    }
-    if let Err(e) = j.run_barrier() {
-        tracing::error!(error = %e, "ingest journal: could not flush the index; segments kept");
-        return;
-    }
-    for (id, path) in done {
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::error!(segment = %path.display(), error = %e, "ingest journal: could not delete a segment");
-                continue;
-            }
-        }
-        lock(&j.state).segments.remove(&id);
-    }
-}
-
-/// A streamed write into the journal (see the module documentation).
-struct JournalWriter {
-    journal: Arc<JournaledStore>,
-    seg: u64,
-    file: Arc<File>,
-    start: u64,
-    /// Where the next buffered bytes go.
-    pos: u64,
-    buf: Vec<u8>,
-    hasher: Sha256,
-    size: u64,
-    sealed: Option<StoredBlob>,
-    entry: Vec<u8>,
-    /// Finished (the record is durable) or given back.
-    done: bool,
-}
-
-impl JournalWriter {
-    fn flush_buf(&mut self) -> Result<(), StoreError> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        self.file
-            .write_all_at(&self.buf, self.pos)
-            .map_err(|e| StoreError::Unavailable(format!("journal write: {e}")))?;
-        self.pos += self.buf.len() as u64;
-        self.buf.clear();
-        Ok(())
-    }
-
-    fn header(&self, s: &StoredBlob) -> Result<[u8; HEADER as usize], StoreError> {
-        let mut h = [0u8; HEADER as usize];
-        h[0..4].copy_from_slice(MAGIC);
-        h[8..16].copy_from_slice(&s.size.to_le_bytes());
-        let elen = u32::try_from(self.entry.len())
-            .map_err(|_| StoreError::Unavailable("journal entry too large".into()))?;
-        h[16..20].copy_from_slice(&elen.to_le_bytes());
-        let digest =
-            hex::decode(&s.sha256).map_err(|_| StoreError::Unavailable("bad digest".into()))?;
-        h[24..56].copy_from_slice(&digest);
-        let crc = header_crc(&h, &self.entry);
-        h[4..8].copy_from_slice(&crc.to_le_bytes());
-        Ok(h)
-    }
-}
-
-impl Drop for JournalWriter {
-    fn drop(&mut self) {
-        if !self.done {
-            // Nothing of this record is kept: cut the segment back to its last record.
-            if let Err(e) = self.file.set_len(self.start) {
-                tracing::warn!(error = %e, "could not trim a journal segment");
-            }
-            self.journal.checkin(self.seg, None);
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl BlobWriter for JournalWriter {
-    fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
-        if self.sealed.is_some() {
-            return Err(StoreError::Unavailable("write after seal".into()));
-        }
-        self.hasher.update(chunk);
-        self.size += chunk.len() as u64;
-        self.buf.extend_from_slice(chunk);
-        if self.buf.len() >= WRITE_BUFFER {
-            self.flush_buf()?;
-        }
-        Ok(())
-    }
-
-    fn seal(&mut self) -> Result<StoredBlob, StoreError> {
-        if let Some(s) = &self.sealed {
-            return Ok(s.clone());
-        }
-        let hex = hex::encode(std::mem::take(&mut self.hasher).finalize());
-        let key = BlobKey::for_sha256(&hex)
-            .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
-        let s = StoredBlob {
-            key,
-            sha256: hex,
-            size: self.size,
-        };
-        self.sealed = Some(s.clone());
-        Ok(s)
-    }
-
-    fn set_recovery_entry(&mut self, entry: Vec<u8>) -> bool {
-        self.entry = entry;
-        true
-    }
-
-    async fn finish(mut self: Box<Self>) -> Result<StoredBlob, StoreError> {
-        let stored = self.seal()?;
-        self.flush_buf()?;
-        let header = self.header(&stored)?;
-        let file = self.file.clone();
-        let (start, pos) = (self.start, self.pos);
-        let entry = std::mem::take(&mut self.entry);
-        let elen = entry.len() as u64;
-        let r = tokio::task::spawn_blocking(move || -> io::Result<()> {
-            file.write_all_at(&entry, pos)?;
-            file.write_all_at(&header, start)?;
-            file.sync_data()
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("journal task: {e}")))?;
-        r.map_err(|e| StoreError::Unavailable(format!("journal flush: {e}")))?;
-        self.done = true;
-        let record = RecordRef {
-            seg: self.seg,
-            offset: start,
-            data_len: stored.size,
-            accepted: false,
-        };
-        self.journal
-            .checkin(self.seg, Some((stored.sha256.clone(), record, pos + elen)));
-        Ok(stored)
-    }
-}
-
 #[async_trait::async_trait]
 impl BlobStore for Arc<JournaledStore> {
     fn writer(&self) -> Result<Box<dyn BlobWriter>, StoreError> {
         let (seg, file, start) = self.checkout()?;
-        Ok(Box::new(JournalWriter {
-            journal: self.clone(),
-            seg,
-            file,
-            start,
-            pos: start + HEADER,
-            buf: Vec::with_capacity(WRITE_BUFFER + 64 * 1024),
-            hasher: Sha256::new(),
-            size: 0,
-            sealed: None,
-            entry: Vec::new(),
-            done: false,
-        }))
+        Ok(Box::new(JournalWriter::new(self.clone(), seg, file, start)))
     }
 
     async fn put(&self, data: Bytes) -> Result<StoredBlob, StoreError> {
