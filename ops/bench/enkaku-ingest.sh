@@ -6,6 +6,10 @@
 #
 #   ops/bench/enkaku-ingest.sh STUDY_DIR [BIN]
 #
+# WARMUP_STUDY=DIR first sends another study (different UIDs: gen-study.py --seed 2) and
+# waits until the journal has copied it into the blob store, so that the measured study
+# meets the journal as a server in service does: segments recycled, not new files.
+#
 # BIN defaults to target/release/enkaku (cargo build --release -p portal --bin enkaku).
 # Needs ../shared/bench (the team handbook) and what its README installs.
 set -euo pipefail
@@ -25,6 +29,16 @@ admin=$(tok fadmin.sanuki); reader=$(tok dr.sanuki)
 curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
   -d '{"ae_title":"BENCHSCU","allowed_addresses":["127.0.0.1"],"description":"benchmark","is_enabled":true}' \
   "http://127.0.0.1:$http/api/v1/dicom-nodes" >/dev/null
+if [ -n "${WARMUP_STUDY:-}" ]; then
+  n=$(ls "$WARMUP_STUDY" | wc -l)
+  TCP_NODELAY=1 storescu -q -aet BENCHSCU -aec ENKAKU -xe +sd +r +sp '*.dcm' 127.0.0.1 "$dicom" "$WARMUP_STUDY"
+  for _ in $(seq 1 600); do
+    [ "$(find "$data/blobs/sha256" -type f 2>/dev/null | wc -l)" -ge "$n" ] && break
+    sleep 0.5
+  done
+  sleep 2 # the copier recycles the segments right after the last copy
+  echo "warm-up: $n instances copied; journal: $(ls "$data/journal" | wc -l) segments, $(du -sm "$data/journal" | cut -f1) MB" >&2
+fi
 export ENKAKU_PORT=$dicom ENKAKU_PID=$pid ENKAKU_AET=ENKAKU
 export ENKAKU_VERIFY_CMD="curl -s -H 'Authorization: Bearer $reader' 'http://127.0.0.1:$http/api/v1/studies?per_page=200' | python3 -c 'import json,sys,os; d=json.load(sys.stdin); print(next((s[\"num_instances\"] for s in d[\"studies\"] if s[\"study_uid\"]==os.environ[\"STUDY_UID\"]), 0))'"
 "$bench/ingest.sh" enkaku "$study"

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{database, fixture, instance_count, settings};
 use radvision::ingest::pipeline::{Channel, Ingestor, Source, Stored};
-use radvision::store::{BlobStore, FsStore, JournaledStore, SharedStore, StoredBlob};
+use radvision::store::{BlobStore, FsStore, JournalSizes, JournaledStore, SharedStore, StoredBlob};
 use shared::audit::Ctx;
 use shared::index;
 
@@ -41,9 +41,44 @@ async fn write(j: &Arc<JournaledStore>, data: &[u8], entry: &[u8]) -> StoredBlob
     w.finish().await.unwrap()
 }
 
+/// A journal of 1 MiB segments that deletes finished segments.
 fn open(dir: &Path, inner: &FsStore, backlog: u64) -> Arc<JournaledStore> {
+    open_recycling(dir, inner, backlog, 0)
+}
+
+/// A journal of 1 MiB segments that keeps up to `recycle` bytes of them for reuse.
+fn open_recycling(dir: &Path, inner: &FsStore, backlog: u64, recycle: u64) -> Arc<JournaledStore> {
     let inner: SharedStore = Arc::new(inner.clone());
-    JournaledStore::open(dir, inner, MIB, backlog).unwrap()
+    let sizes = JournalSizes {
+        segment_bytes: MIB,
+        max_backlog: backlog,
+        recycle_bytes: recycle,
+    };
+    JournaledStore::open(dir, inner, sizes).unwrap()
+}
+
+async fn drain(j: &Arc<JournaledStore>) {
+    let j = j.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || j.drain(Duration::from_secs(10)))
+            .await
+            .unwrap()
+    );
+}
+
+/// Recovers `j`, returning (records replayed, blobs stored) and the entries replayed.
+async fn recover(j: &Arc<JournaledStore>) -> ((u64, u64), Vec<Vec<u8>>) {
+    let j = j.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        let r = j.recover(&mut |entry, _| {
+            seen.push(entry.to_vec());
+            Ok(true)
+        });
+        (r.unwrap(), seen)
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -226,7 +261,8 @@ async fn an_index_commit_lost_with_the_database_is_replayed_from_the_journal() {
     let ing = Ingestor::journaled(pool2.clone(), store, &settings(), &jdir).unwrap();
     ing.startup_sweep().await.unwrap();
     assert_eq!(instance_count(&pool2, facility), 1);
-    assert!(segments(&jdir).is_empty());
+    // Kept for reuse (the default recycles segments), its records ended.
+    assert_eq!(segments(&jdir).len(), 1);
     // The blob is in the blob store proper, under the key the index names.
     let key = index::storage_keys(&mut pool2.get().unwrap()).unwrap();
     assert_eq!(key.len(), 1);
@@ -256,7 +292,7 @@ async fn an_index_commit_lost_with_the_database_is_replayed_from_the_journal() {
 }
 
 #[tokio::test]
-async fn journaled_ingest_copies_into_the_blob_store_and_retires_the_segment() {
+async fn journaled_ingest_copies_into_the_blob_store_and_recycles_the_segment() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, pool, facility) = database(tmp.path());
     let blobs = tmp.path().join("blobs");
@@ -279,11 +315,12 @@ async fn journaled_ingest_copies_into_the_blob_store_and_retires_the_segment() {
             .await
             .unwrap()
     );
-    assert!(segments(&jdir).is_empty());
+    // Kept for reuse (the default recycles segments), its records ended.
+    assert_eq!(segments(&jdir).len(), 1);
     let inner = FsStore::new(&blobs).unwrap();
     assert_eq!(inner.list().await.unwrap().len(), 1);
     assert_eq!(instance_count(&pool, facility), 1);
-    // The flush mark was written before the segment went.
+    // The flush mark was written before the segment was recycled.
     let marks: i64 = {
         use diesel::prelude::*;
         use shared::db::schema::durability_marks::dsl as m;
@@ -293,4 +330,85 @@ async fn journaled_ingest_copies_into_the_blob_store_and_retires_the_segment() {
             .unwrap()
     };
     assert_eq!(marks, 1);
+}
+
+// ---- recycled segments ----
+
+#[tokio::test]
+async fn a_recycled_segment_is_reused_in_place_and_its_old_records_are_never_replayed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inner = FsStore::new(tmp.path().join("blobs")).unwrap();
+    let jdir = tmp.path().join("journal");
+    let first: Vec<Vec<u8>> = (0..3).map(|i| payload(200 * 1024, 10 + i)).collect();
+    let (seg, size) = {
+        let j = open_recycling(&jdir, &inner, 1024 * MIB, 4 * MIB);
+        for (i, d) in first.iter().enumerate() {
+            let b = write(&j, d, format!("{{\"first\":{i}}}").as_bytes()).await;
+            j.settle(&b, true);
+        }
+        drain(&j).await;
+        // Copied, flushed and kept for reuse: the same file, its records ended.
+        let segs = segments(&jdir);
+        assert_eq!(segs.len(), 1, "{segs:?}");
+        let size = std::fs::metadata(&segs[0]).unwrap().len();
+        assert!(size > 600 * 1024, "{size}");
+        (segs[0].clone(), size)
+    };
+    // Reopened with nothing new: the old records are not replayed.
+    let j = open_recycling(&jdir, &inner, 1024 * MIB, 4 * MIB);
+    let ((replayed, _), _) = recover(&j).await;
+    assert_eq!(replayed, 0);
+    assert_eq!(segments(&jdir), vec![seg.clone()]);
+
+    // A smaller record written over the start of the reused segment, then a crash: only it
+    // is replayed, although the old records' bytes are still there after it.
+    let second = payload(100 * 1024, 20);
+    let blob = write(&j, &second, br#"{"second":0}"#).await;
+    drop(j);
+    assert_eq!(segments(&jdir), vec![seg.clone()]);
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len(),
+        size,
+        "written in place"
+    );
+    let j = open_recycling(&jdir, &inner, 1024 * MIB, 4 * MIB);
+    let ((replayed, stored), seen) = recover(&j).await;
+    assert_eq!((replayed, stored), (1, 1));
+    assert_eq!(seen, vec![br#"{"second":0}"#.to_vec()]);
+    assert_eq!(inner.get(&blob.key).await.unwrap(), Bytes::from(second));
+    // Recovered and recycled again.
+    let ((replayed, _), _) = recover(&j).await;
+    assert_eq!(replayed, 0);
+}
+
+#[tokio::test]
+async fn the_journal_keeps_no_more_recycled_segments_than_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inner = FsStore::new(tmp.path().join("blobs")).unwrap();
+    let jdir = tmp.path().join("journal");
+    // Two writers at once take two segments; each fills past 1 MiB and is sealed.
+    let j = open_recycling(&jdir, &inner, 1024 * MIB, MIB);
+    let mut blobs = Vec::new();
+    for round in 0..3u8 {
+        let mut a = j.writer().unwrap();
+        let mut b = j.writer().unwrap();
+        a.write(&payload(600 * 1024, round)).unwrap();
+        b.write(&payload(600 * 1024, 100 + round)).unwrap();
+        blobs.push(a.finish().await.unwrap());
+        blobs.push(b.finish().await.unwrap());
+    }
+    for b in &blobs {
+        j.settle(b, true);
+    }
+    assert!(segments(&jdir).len() >= 2);
+    drain(&j).await;
+    // 1 MiB of recycling is one segment of 1 MiB: the other is deleted.
+    assert_eq!(segments(&jdir).len(), 1, "{:?}", segments(&jdir));
+    for b in &blobs {
+        assert!(inner.exists(&b.key).await.unwrap());
+    }
+    // The kept one takes the next record.
+    let next = write(&j, &payload(10 * 1024, 50), b"{}").await;
+    assert_eq!(segments(&jdir).len(), 1);
+    assert_eq!(j.get(&next.key).await.unwrap().len(), 10 * 1024);
 }

@@ -104,6 +104,10 @@ pub struct IngestSettings {
     /// Records are copied from the journal into the blob store in pauses between
     /// instances; over this much waiting data, in MiB, they are copied at once.
     pub journal_backlog_mib: u32,
+    /// Finished journal segments are kept and reused, up to this much in MiB, instead of
+    /// deleted: an instance written over a reused segment's blocks is flushed faster than
+    /// one that makes a file grow. The journal directory keeps this much disk at rest.
+    pub journal_recycle_mib: u32,
 }
 
 /// The outbox worker (started by `serve` beside the HTTP server and the DICOM listener) and
@@ -271,6 +275,7 @@ impl Default for Settings {
                 journal_dir: None,
                 journal_segment_mib: 256,
                 journal_backlog_mib: 2048,
+                journal_recycle_mib: 2048,
             },
             worker: WorkerSettings {
                 enabled: true,

@@ -19,7 +19,7 @@ use shared::settings::IngestSettings;
 
 use crate::ingest::model::{ParsedInstance, Reject};
 use crate::ingest::parse::{parse_instance, Limits};
-use crate::store::{BlobWriter, JournaledStore, SharedStore, StoreError, StoredBlob};
+use crate::store::{BlobWriter, JournalSizes, JournaledStore, SharedStore, StoreError, StoredBlob};
 
 /// How an instance reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,11 +127,15 @@ impl Ingestor {
         s: &IngestSettings,
         journal_dir: &std::path::Path,
     ) -> Result<Ingestor, StoreError> {
+        const MIB: u64 = 1024 * 1024;
         let journal = JournaledStore::open(
             journal_dir,
             store,
-            u64::from(s.journal_segment_mib) * 1024 * 1024,
-            u64::from(s.journal_backlog_mib) * 1024 * 1024,
+            JournalSizes {
+                segment_bytes: u64::from(s.journal_segment_mib) * MIB,
+                max_backlog: u64::from(s.journal_backlog_mib) * MIB,
+                recycle_bytes: u64::from(s.journal_recycle_mib) * MIB,
+            },
         )?;
         let barrier_pool = pool.clone();
         journal.set_barrier(Arc::new(move || {

@@ -13,7 +13,7 @@ pub mod s3;
 
 pub use factory::from_settings;
 pub use fs::FsStore;
-pub use journal::JournaledStore;
+pub use journal::{JournalSizes, JournaledStore};
 pub use s3::S3Store;
 
 /// A blob's key: `sha256/<64 lowercase hex>`. Only this crate makes them.

@@ -1,16 +1,15 @@
 //! The journal's background thread: copies accepted records into the blob store in the
 //! pauses between writes and deletes finished segments.
 
-use std::fs;
-use std::io;
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::record::HEADER;
+use super::record::{HEADER, SEGMENT_HEADER};
 use super::{lock, JournaledStore, RecordRef};
 use crate::store::StoreError;
 
@@ -113,21 +112,26 @@ fn copy_one(
     Ok(())
 }
 
-/// Deletes the segments that are finished (full, or unused for a while) and whose records
-/// are all in the blob store, after making the index's commits durable.
+/// Recycles (or deletes) the segments that are finished (full, or unused for a while) and
+/// whose records are all in the blob store, after making the index's commits durable.
 fn retire(j: &JournaledStore) {
-    let done: Vec<(u64, PathBuf)> = {
+    let done: Vec<(u64, PathBuf, Arc<File>)> = {
         let mut st = lock(&j.state);
         let now = Instant::now();
         for s in st.segments.values_mut() {
-            if !s.in_use && s.unsettled == 0 && now.duration_since(s.last_used) >= IDLE_RETIRE {
+            let has_records = s.len > SEGMENT_HEADER;
+            if !s.in_use
+                && s.unsettled == 0
+                && has_records
+                && now.duration_since(s.last_used) >= IDLE_RETIRE
+            {
                 s.sealed = true;
             }
         }
         st.segments
             .iter()
             .filter(|(_, s)| s.sealed && !s.in_use && s.unsettled == 0)
-            .map(|(id, s)| (*id, s.path.clone()))
+            .map(|(id, s)| (*id, s.path.clone(), s.file.clone()))
             .collect()
     };
     if done.is_empty() {
@@ -137,15 +141,10 @@ fn retire(j: &JournaledStore) {
         tracing::error!(error = %e, "ingest journal: could not flush the index; segments kept");
         return;
     }
-    for (id, path) in done {
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::error!(segment = %path.display(), error = %e, "ingest journal: could not delete a segment");
-                continue;
-            }
+    for (id, path, file) in done {
+        if let Err(e) = j.recycle_or_remove(id, &path, file) {
+            // Stays sealed: tried again at the next pass.
+            tracing::error!(segment = %path.display(), error = %e, "ingest journal: could not recycle or delete a segment");
         }
-        lock(&j.state).segments.remove(&id);
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::record::{encode_header, HEADER};
-use super::{JournaledStore, RecordRef};
+use super::{Checkout, JournaledStore, RecordRef};
 use crate::store::{BlobKey, BlobWriter, StoreError, StoredBlob};
 
 /// How much a writer buffers before a write system call.
@@ -21,6 +21,9 @@ pub(super) struct JournalWriter {
     seg: u64,
     file: Arc<File>,
     start: u64,
+    epoch: u64,
+    /// Below this offset the segment's blocks are on disk already (see `Segment::prepared`).
+    prepared: u64,
     /// Where the next buffered bytes go.
     pos: u64,
     buf: Vec<u8>,
@@ -30,23 +33,29 @@ pub(super) struct JournalWriter {
     entry: Vec<u8>,
     /// Finished (the record is durable) or given back.
     done: bool,
+    /// The flush failed: the segment takes no more records (what the kernel kept of them is
+    /// no longer known).
+    flush_failed: bool,
 }
 
 impl JournalWriter {
-    /// A writer appending a record at `start` of segment `seg` (checked out for it).
-    pub(super) fn new(journal: Arc<JournaledStore>, seg: u64, file: Arc<File>, start: u64) -> Self {
+    /// A writer adding a record to the segment checked out for it.
+    pub(super) fn new(journal: Arc<JournaledStore>, c: Checkout) -> Self {
         JournalWriter {
             journal,
-            seg,
-            file,
-            start,
-            pos: start + HEADER,
+            seg: c.seg,
+            file: c.file,
+            start: c.start,
+            epoch: c.epoch,
+            prepared: c.prepared,
+            pos: c.start + HEADER,
             buf: Vec::with_capacity(WRITE_BUFFER + 64 * 1024),
             hasher: Sha256::new(),
             size: 0,
             sealed: None,
             entry: Vec::new(),
             done: false,
+            flush_failed: false,
         }
     }
 
@@ -57,7 +66,19 @@ impl JournalWriter {
         self.file
             .write_all_at(&self.buf, self.pos)
             .map_err(|e| StoreError::Unavailable(format!("journal write: {e}")))?;
-        self.pos += self.buf.len() as u64;
+        let len = self.buf.len() as u64;
+        if self.pos + len <= self.prepared {
+            // Starts the writeback now, so that the flush at the end has little left to do.
+            // Only advice (a kernel that ignores it costs a longer flush); not used where the
+            // file grows, where it only adds work.
+            let _ = rustix::fs::fadvise(
+                &*self.file,
+                self.pos,
+                std::num::NonZeroU64::new(len),
+                rustix::fs::Advice::DontNeed,
+            );
+        }
+        self.pos += len;
         self.buf.clear();
         Ok(())
     }
@@ -66,11 +87,9 @@ impl JournalWriter {
 impl Drop for JournalWriter {
     fn drop(&mut self) {
         if !self.done {
-            // Nothing of this record is kept: cut the segment back to its last record.
-            if let Err(e) = self.file.set_len(self.start) {
-                tracing::warn!(error = %e, "could not trim a journal segment");
-            }
-            self.journal.checkin(self.seg, None);
+            // Nothing of this record is kept: the next record is written over it. Its header
+            // was never written, so recovery stops there until then.
+            self.journal.checkin(self.seg, None, self.flush_failed);
         }
     }
 }
@@ -114,7 +133,7 @@ impl BlobWriter for JournalWriter {
     async fn finish(mut self: Box<Self>) -> Result<StoredBlob, StoreError> {
         let stored = self.seal()?;
         self.flush_buf()?;
-        let header = encode_header(stored.size, &stored.sha256, &self.entry)?;
+        let header = encode_header(stored.size, &stored.sha256, &self.entry, self.epoch)?;
         let file = self.file.clone();
         let (start, pos) = (self.start, self.pos);
         let entry = std::mem::take(&mut self.entry);
@@ -124,9 +143,12 @@ impl BlobWriter for JournalWriter {
             file.write_all_at(&header, start)?;
             file.sync_data()
         })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("journal task: {e}")))?;
-        r.map_err(|e| StoreError::Unavailable(format!("journal flush: {e}")))?;
+        .await;
+        if !matches!(r, Ok(Ok(()))) {
+            self.flush_failed = true;
+        }
+        r.map_err(|e| StoreError::Unavailable(format!("journal task: {e}")))?
+            .map_err(|e| StoreError::Unavailable(format!("journal flush: {e}")))?;
         self.done = true;
         let record = RecordRef {
             seg: self.seg,
@@ -134,8 +156,11 @@ impl BlobWriter for JournalWriter {
             data_len: stored.size,
             accepted: false,
         };
-        self.journal
-            .checkin(self.seg, Some((stored.sha256.clone(), record, pos + elen)));
+        self.journal.checkin(
+            self.seg,
+            Some((stored.sha256.clone(), record, pos + elen)),
+            false,
+        );
         Ok(stored)
     }
 }
