@@ -99,7 +99,7 @@ pub struct IngestSettings {
     pub journal: bool,
     /// The journal's directory. Default: `<data_dir>/journal` (keep it on a local disk).
     pub journal_dir: Option<PathBuf>,
-    /// A journal segment is closed at this size, in MiB, and deleted once copied.
+    /// A journal segment is closed at this size, in MiB, and recycled or deleted once copied.
     pub journal_segment_mib: u32,
     /// Records are copied from the journal into the blob store in pauses between
     /// instances; over this much waiting data, in MiB, they are copied at once.

@@ -1,5 +1,5 @@
 //! The journal's background thread: copies accepted records into the blob store in the
-//! pauses between writes and deletes finished segments.
+//! pauses between writes and recycles (or deletes) finished segments.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;

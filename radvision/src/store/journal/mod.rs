@@ -84,7 +84,7 @@ struct Segment {
     /// End of the last complete record.
     len: u64,
     in_use: bool,
-    /// Full (or idle): no new records; deleted once `unsettled` is zero.
+    /// Full (or idle): no new records; recycled or deleted once `unsettled` is zero.
     sealed: bool,
     /// Records written but not yet in the blob store (or voided).
     unsettled: usize,
@@ -178,7 +178,7 @@ impl JournaledStore {
         Ok(j)
     }
 
-    /// Installs how to make the index's commits durable before a segment is deleted.
+    /// Installs how to make the index's commits durable before a segment is recycled or deleted.
     pub fn set_barrier(&self, b: Barrier) {
         *lock(&self.barrier) = Some(b);
     }
@@ -197,7 +197,7 @@ impl JournaledStore {
     }
 
     /// Waits until every accepted record is in the blob store and every finished segment is
-    /// deleted (tests, and an orderly shutdown); gives up after `timeout`.
+    /// recycled or deleted (tests, and an orderly shutdown); gives up after `timeout`.
     pub fn drain(&self, timeout: Duration) -> bool {
         use std::sync::atomic::Ordering;
         self.draining.fetch_add(1, Ordering::Relaxed);
