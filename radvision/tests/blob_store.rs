@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use object_store::ObjectStore;
 use radvision::store::{
-    factory, BlobKey, BlobStore, FsStore, S3Store, SharedStore, StoreError, StoredBlob,
+    factory, BlobKey, BlobStore, FsStore, JournalSizes, JournaledStore, S3Store, SharedStore,
+    StoreError, StoredBlob,
 };
 use sha2::{Digest, Sha256};
 use shared::settings::{Secret, Settings, StorageBackend, StorageSettings};
@@ -519,6 +520,35 @@ fn s3_suite() {
         let started = Instant::now();
         suite(shared.clone()).await;
         eprintln!("S3 suite ran in {:?}", started.elapsed());
+
+        // The ingest journal in front of S3: a record is readable at once, then copied
+        // into the bucket (same key, checked hash), and its segment recycled.
+        let jdir = tempfile::tempdir().unwrap();
+        let sizes = JournalSizes {
+            segment_bytes: 1024 * 1024,
+            max_backlog: 0,
+            recycle_bytes: 1024 * 1024,
+        };
+        let journal = JournaledStore::open(jdir.path(), shared.clone(), sizes).unwrap();
+        let data = content(60, 700 * 1024 + 3);
+        let mut w = journal.writer().unwrap();
+        for chunk in data.chunks(16 * 1024) {
+            w.write(chunk).unwrap();
+        }
+        assert!(w.set_recovery_entry(b"{}".to_vec()));
+        let blob = w.finish().await.unwrap();
+        check_stored(&blob, &data);
+        assert_eq!(journal.get(&blob.key).await.unwrap(), data);
+        journal.settle(&blob, true);
+        let j = journal.clone();
+        assert!(
+            tokio::task::spawn_blocking(move || j.drain(Duration::from_secs(30)))
+                .await
+                .unwrap()
+        );
+        assert_eq!(shared.get(&blob.key).await.unwrap(), data);
+        assert_eq!(std::fs::read_dir(jdir.path()).unwrap().count(), 1, "kept for reuse");
+        drop(journal);
 
         // A raw client on the same bucket, to damage and litter it behind the store's back.
         let raw = object_store::aws::AmazonS3Builder::new()
