@@ -570,7 +570,8 @@ async fn kill_during_transfer_then_resend_leaves_a_consistent_store() {
     .unwrap()
     .id;
     node(&mut conn, clinic, "CLINIC_A", "127.0.0.1", true);
-    let (files, uid) = make_study(&tmp.path().join("study"), 3, 20, &[]).await;
+    // ~60 KB each: the 3.6 MB study fills several of the server's 1 MiB journal segments.
+    let (files, uid) = make_study(&tmp.path().join("study"), 3, 20, &["--pad", "60000"]).await;
     assert_eq!(files.len(), 60);
     let (http, dicom) = (free_port(), free_port());
 

@@ -547,7 +547,11 @@ fn s3_suite() {
                 .unwrap()
         );
         assert_eq!(shared.get(&blob.key).await.unwrap(), data);
-        assert_eq!(std::fs::read_dir(jdir.path()).unwrap().count(), 1, "kept for reuse");
+        assert_eq!(
+            std::fs::read_dir(jdir.path()).unwrap().count(),
+            1,
+            "kept for reuse"
+        );
         drop(journal);
 
         // A raw client on the same bucket, to damage and litter it behind the store's back.
