@@ -156,7 +156,10 @@ pub(super) fn encode_header(
     let elen = u32::try_from(entry.len())
         .map_err(|_| StoreError::Unavailable("journal entry too large".into()))?;
     h[16..20].copy_from_slice(&elen.to_le_bytes());
-    let digest = hex::decode(sha256).map_err(|_| StoreError::Unavailable("bad digest".into()))?;
+    let digest: [u8; 32] = hex::decode(sha256)
+        .ok()
+        .and_then(|d| d.try_into().ok())
+        .ok_or_else(|| StoreError::Unavailable("bad digest".into()))?;
     h[24..56].copy_from_slice(&digest);
     h[56..64].copy_from_slice(&epoch.to_le_bytes());
     let crc = header_crc(&h, entry);
@@ -184,6 +187,13 @@ mod tests {
         std::io::Write::write_all(&mut f, bytes).unwrap();
         let file = f.reopen().unwrap();
         (f, file)
+    }
+
+    #[test]
+    fn a_digest_that_is_not_32_bytes_of_hex_is_an_error_not_a_panic() {
+        for bad in ["", "abcd", "zz", &"0".repeat(66)] {
+            assert!(encode_header(1, bad, b"{}", 1).is_err(), "{bad}");
+        }
     }
 
     #[test]
