@@ -131,14 +131,8 @@ fn put_blocking(root: &Path, data: &[u8], known: Option<&str>) -> Result<StoredB
         Some(h) => h.to_owned(),
         None => sha256_hex(data),
     };
-    let key = BlobKey::for_sha256(&hex)
-        .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
     let size = data.len() as u64;
-    let stored = StoredBlob {
-        key,
-        sha256: hex.clone(),
-        size,
-    };
+    let stored = StoredBlob::from_sha256(hex.clone(), size)?;
     let dest = blob_path(root, &hex);
 
     // Already stored (same content, same name): nothing to do. A file of the wrong size
@@ -255,13 +249,7 @@ impl BlobWriter for FsWriter {
             return Ok(s.clone());
         }
         let hex = hex::encode(std::mem::take(&mut self.hasher).finalize());
-        let key = BlobKey::for_sha256(&hex)
-            .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
-        let s = StoredBlob {
-            key,
-            sha256: hex,
-            size: self.size,
-        };
+        let s = StoredBlob::from_sha256(hex, self.size)?;
         self.sealed = Some(s.clone());
         Ok(s)
     }

@@ -53,6 +53,19 @@ pub struct StoredBlob {
     pub size: u64,
 }
 
+impl StoredBlob {
+    /// The blob of `size` bytes whose SHA-256 is `hex` (as the stores compute it).
+    pub(crate) fn from_sha256(hex: String, size: u64) -> Result<StoredBlob, StoreError> {
+        let key = BlobKey::for_sha256(&hex)
+            .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
+        Ok(StoredBlob {
+            key,
+            sha256: hex,
+            size,
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {

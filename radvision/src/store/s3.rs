@@ -157,14 +157,8 @@ impl BlobStore for S3Store {
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("hashing task failed: {e}")))?
         };
-        let key = BlobKey::for_sha256(&hex)
-            .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
-        let path = object_path(&key);
-        let stored = StoredBlob {
-            key,
-            sha256: hex,
-            size,
-        };
+        let stored = StoredBlob::from_sha256(hex, size)?;
+        let path = object_path(&stored.key);
         match self.store.head(&path).await {
             // Same name means same content; a size mismatch (damaged object) is rewritten.
             Ok(meta) if meta.size == size => return Ok(stored),
@@ -261,13 +255,7 @@ impl BlobWriter for S3Writer {
             return Ok(s.clone());
         }
         let hex = hex::encode(std::mem::take(&mut self.hasher).finalize());
-        let key = BlobKey::for_sha256(&hex)
-            .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
-        let s = StoredBlob {
-            key,
-            sha256: hex,
-            size: self.buf.len() as u64,
-        };
+        let s = StoredBlob::from_sha256(hex, self.buf.len() as u64)?;
         self.sealed = Some(s.clone());
         Ok(s)
     }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::record::{encode_header, HEADER};
 use super::{Checkout, JournaledStore, RecordRef};
-use crate::store::{BlobKey, BlobWriter, StoreError, StoredBlob};
+use crate::store::{BlobWriter, StoreError, StoredBlob};
 
 /// How much a writer buffers before a write system call.
 const WRITE_BUFFER: usize = 256 * 1024;
@@ -114,13 +114,7 @@ impl BlobWriter for JournalWriter {
             return Ok(s.clone());
         }
         let hex = hex::encode(std::mem::take(&mut self.hasher).finalize());
-        let key = BlobKey::for_sha256(&hex)
-            .ok_or_else(|| StoreError::Unavailable("sha256 produced an invalid key".into()))?;
-        let s = StoredBlob {
-            key,
-            sha256: hex,
-            size: self.size,
-        };
+        let s = StoredBlob::from_sha256(hex, self.size)?;
         self.sealed = Some(s.clone());
         Ok(s)
     }
