@@ -66,13 +66,14 @@ async fn drain(j: &Arc<JournaledStore>) {
     );
 }
 
-/// Recovers `j`, returning (records replayed, blobs stored) and the entries replayed.
-async fn recover(j: &Arc<JournaledStore>) -> ((u64, u64), Vec<Vec<u8>>) {
+/// Recovers `j`, returning (records replayed, blobs stored) and the entries and blobs
+/// replayed.
+async fn recover(j: &Arc<JournaledStore>) -> ((u64, u64), Vec<(Vec<u8>, StoredBlob)>) {
     let j = j.clone();
     tokio::task::spawn_blocking(move || {
         let mut seen = Vec::new();
-        let r = j.recover(&mut |entry, _| {
-            seen.push(entry.to_vec());
+        let r = j.recover(&mut |entry, b| {
+            seen.push((entry.to_vec(), b.clone()));
             Ok(true)
         });
         (r.unwrap(), seen)
@@ -96,12 +97,7 @@ async fn a_flushed_record_is_readable_at_once_and_then_copied_into_the_store() {
     assert!(j.exists(&blob.key).await.unwrap());
     assert_eq!(j.list().await.unwrap(), vec![blob.key.clone()]);
     j.settle(&blob, true);
-    let j2 = j.clone();
-    assert!(
-        tokio::task::spawn_blocking(move || j2.drain(Duration::from_secs(10)))
-            .await
-            .unwrap()
-    );
+    drain(&j).await;
     assert_eq!(j.backlog(), 0);
     assert_eq!(inner.get(&blob.key).await.unwrap(), Bytes::from(data));
     // Copied and flushed: the segment is gone.
@@ -129,19 +125,7 @@ async fn a_crash_after_the_flush_is_replayed_and_a_torn_last_record_is_skipped()
     assert!(!inner.exists(&blob.key).await.unwrap());
 
     let j = open(&jdir, &inner, 1024 * MIB);
-    let ((replayed, stored), seen) = tokio::task::spawn_blocking({
-        let j = j.clone();
-        move || {
-            let mut seen = Vec::new();
-            let r = j.recover(&mut |entry, b| {
-                seen.push((entry.to_vec(), b.clone()));
-                Ok(true)
-            });
-            (r.unwrap(), seen)
-        }
-    })
-    .await
-    .unwrap();
+    let ((replayed, stored), seen) = recover(&j).await;
     assert_eq!((replayed, stored), (1, 1));
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].0, br#"{"entry":"a"}"#.to_vec());
@@ -170,20 +154,9 @@ async fn refused_and_corrupt_records_are_never_replayed() {
     std::fs::write(&seg, bytes).unwrap();
 
     let j = open(&jdir, &inner, 1024 * MIB);
-    let calls = std::sync::atomic::AtomicUsize::new(0);
-    let (replayed, _) = tokio::task::spawn_blocking({
-        let j = j.clone();
-        move || {
-            j.recover(&mut |_, _| {
-                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Ok(true)
-            })
-        }
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let ((replayed, _), seen) = recover(&j).await;
     assert_eq!(replayed, 0);
+    assert!(seen.is_empty());
     assert!(!inner.exists(&refused.key).await.unwrap());
     assert!(!inner.exists(&corrupt.key).await.unwrap());
     assert!(segments(&jdir).is_empty());
@@ -203,13 +176,7 @@ async fn a_writer_dropped_midway_leaves_nothing_and_the_next_record_is_intact() 
         write(&j, &good, b"{}").await
     };
     let j = open(&jdir, &inner, 1024 * MIB);
-    let (replayed, stored) = tokio::task::spawn_blocking({
-        let j = j.clone();
-        move || j.recover(&mut |_, _| Ok(true))
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let ((replayed, stored), _) = recover(&j).await;
     assert_eq!((replayed, stored), (1, 1));
     assert_eq!(inner.get(&blob.key).await.unwrap(), Bytes::from(good));
 }
@@ -309,12 +276,7 @@ async fn journaled_ingest_copies_into_the_blob_store_and_recycles_the_segment() 
         ingest_streamed(&ing, facility, &data).await,
         Stored::Duplicate { .. }
     ));
-    let j = ing.journal().unwrap().clone();
-    assert!(
-        tokio::task::spawn_blocking(move || j.drain(Duration::from_secs(10)))
-            .await
-            .unwrap()
-    );
+    drain(ing.journal().unwrap()).await;
     // Kept for reuse (the default recycles segments), its records ended.
     assert_eq!(segments(&jdir).len(), 1);
     let inner = FsStore::new(&blobs).unwrap();
@@ -374,7 +336,9 @@ async fn a_recycled_segment_is_reused_in_place_and_its_old_records_are_never_rep
     let j = open_recycling(&jdir, &inner, 1024 * MIB, 4 * MIB);
     let ((replayed, stored), seen) = recover(&j).await;
     assert_eq!((replayed, stored), (1, 1));
-    assert_eq!(seen, vec![br#"{"second":0}"#.to_vec()]);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0, br#"{"second":0}"#.to_vec());
+    assert_eq!(seen[0].1, blob);
     assert_eq!(inner.get(&blob.key).await.unwrap(), Bytes::from(second));
     // Recovered and recycled again.
     let ((replayed, _), _) = recover(&j).await;
