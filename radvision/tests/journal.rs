@@ -376,3 +376,43 @@ async fn the_journal_keeps_no_more_recycled_segments_than_allowed() {
     assert_eq!(segments(&jdir).len(), 1);
     assert_eq!(j.get(&next.key).await.unwrap().len(), 10 * 1024);
 }
+
+#[tokio::test]
+async fn a_blob_deleted_while_in_the_journal_is_neither_copied_nor_replayed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inner = FsStore::new(tmp.path().join("blobs")).unwrap();
+    let jdir = tmp.path().join("journal");
+    let kept_data = payload(200 * 1024, 11);
+    let (deleted, kept) = {
+        let j = open(&jdir, &inner, 1024 * MIB);
+        let deleted = write(&j, &payload(300 * 1024, 10), br#"{"entry":"deleted"}"#).await;
+        j.settle(&deleted, true);
+        let kept = write(&j, &kept_data, br#"{"entry":"kept"}"#).await;
+        j.settle(&kept, true);
+        j.delete(&deleted.key).await.unwrap();
+        // Gone at once: neither served from the journal nor listed.
+        assert!(!j.exists(&deleted.key).await.unwrap());
+        assert!(j.get(&deleted.key).await.is_err());
+        assert_eq!(j.list().await.unwrap(), vec![kept.key.clone()]);
+        assert_eq!(j.backlog(), 1);
+        (deleted, kept)
+        // The journal is dropped before the copier ran: a crash.
+    };
+    let j = open(&jdir, &inner, 1024 * MIB);
+    let ((replayed, _), seen) = recover(&j).await;
+    assert_eq!(replayed, 1);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0, br#"{"entry":"kept"}"#.to_vec());
+    assert_eq!(inner.get(&kept.key).await.unwrap(), Bytes::from(kept_data));
+    assert!(!inner.exists(&deleted.key).await.unwrap());
+
+    // Without a crash: the copier never brings a deleted blob back.
+    let again = write(&j, &payload(100 * 1024, 12), b"{}").await;
+    j.settle(&again, true);
+    j.delete(&again.key).await.unwrap();
+    drain(&j).await;
+    assert_eq!(j.backlog(), 0);
+    assert!(!inner.exists(&again.key).await.unwrap());
+    assert!(!j.exists(&again.key).await.unwrap());
+    assert!(segments(&jdir).is_empty(), "{:?}", segments(&jdir));
+}

@@ -63,17 +63,15 @@ pub(super) fn copier(weak: Weak<JournaledStore>) {
             match copy_one(&j, &rt, &sha, r) {
                 Ok(()) => {
                     failures = 0;
-                    let mut st = lock(&j.state);
-                    if let Some(list) = st.records.get_mut(&sha) {
-                        list.retain(|x| *x != r);
-                        if list.is_empty() {
-                            st.records.remove(&sha);
+                    if !copied(&j, &sha, r) {
+                        // Deleted while it was being copied: the copy must not outlive the
+                        // delete.
+                        if let Some(key) = crate::store::BlobKey::for_sha256(&sha) {
+                            if let Err(e) = rt.block_on(j.inner.delete(&key)) {
+                                tracing::error!(error = %e, "ingest journal: could not undo the copy of a deleted blob");
+                            }
                         }
                     }
-                    if let Some(s) = st.segments.get_mut(&r.seg) {
-                        s.unsettled = s.unsettled.saturating_sub(1);
-                    }
-                    st.backlog_bytes = st.backlog_bytes.saturating_sub(r.data_len);
                 }
                 Err(e) => {
                     // The blob store is down or full: the record stays readable from the
@@ -90,6 +88,28 @@ pub(super) fn copier(weak: Weak<JournaledStore>) {
         }
         retire(&j);
     }
+}
+
+/// Settles a record now in the blob store; `false` if it was forgotten meanwhile (its
+/// blob was deleted: [`JournaledStore::forget`] settled it).
+fn copied(j: &JournaledStore, sha: &str, r: RecordRef) -> bool {
+    let mut st = lock(&j.state);
+    let Some(list) = st.records.get_mut(sha) else {
+        return false;
+    };
+    let before = list.len();
+    list.retain(|x| *x != r);
+    let found = list.len() < before;
+    if list.is_empty() {
+        st.records.remove(sha);
+    }
+    if found {
+        if let Some(s) = st.segments.get_mut(&r.seg) {
+            s.unsettled = s.unsettled.saturating_sub(1);
+        }
+        st.backlog_bytes = st.backlog_bytes.saturating_sub(r.data_len);
+    }
+    found
 }
 
 fn copy_one(

@@ -32,7 +32,8 @@
 //! 4   CRC-32 of bytes 8..20, 24..64 and the entry
 //! 8   data length (u64)
 //! 16  entry length (u32)
-//! 20  flags (u32; 1 = void: the instance was refused, never replay it) — not in the CRC
+//! 20  flags (u32; 1 = void: the instance was refused or its blob deleted; never replay it)
+//!     — not in the CRC
 //! 24  SHA-256 of the data (32 bytes)
 //! 56  the segment's epoch (u64)
 //! 64  data (the DICOM Part 10 file), then the entry (JSON)
@@ -264,6 +265,43 @@ impl JournaledStore {
             }
         }
         self.work.notify_all();
+    }
+
+    /// Forgets the journal's records of a blob that is being deleted: each is marked void
+    /// (flushed, so that start-up never replays it) and is neither read nor copied again. A
+    /// copy already under way is undone by the copier once it sees the record gone. Like a
+    /// delete from any store, this must not race a store of the same content.
+    fn forget(&self, sha256: &str) -> Result<(), StoreError> {
+        let gone = {
+            let mut st = lock(&self.state);
+            let Some(list) = st.records.remove(sha256) else {
+                return Ok(());
+            };
+            st.queue.retain(|(s, _)| s != sha256);
+            let bytes: u64 = list.iter().map(|r| r.data_len).sum();
+            st.backlog_bytes = st.backlog_bytes.saturating_sub(bytes);
+            list.into_iter()
+                .filter_map(|r| st.segments.get(&r.seg).map(|s| (r, s.file.clone())))
+                .collect::<Vec<_>>()
+        };
+        let mut result = Ok(());
+        for (r, file) in &gone {
+            // The segment is not recycled meanwhile: the record still counts as unsettled.
+            if let Err(e) = file
+                .write_all_at(&FLAG_VOID.to_le_bytes(), r.offset + FLAGS_AT)
+                .and_then(|()| file.sync_data())
+            {
+                result = Err(StoreError::Unavailable(format!("journal void: {e}")));
+            }
+        }
+        let mut st = lock(&self.state);
+        for (r, _) in &gone {
+            if let Some(seg) = st.segments.get_mut(&r.seg) {
+                seg.unsettled = seg.unsettled.saturating_sub(1);
+            }
+        }
+        self.work.notify_all();
+        result
     }
 
     /// Takes a segment for a new writer: an idle one (the fullest first: it has records
@@ -552,6 +590,11 @@ impl BlobStore for Arc<JournaledStore> {
     }
 
     async fn delete(&self, key: &BlobKey) -> Result<(), StoreError> {
+        let j = self.clone();
+        let sha256 = key.sha256().to_owned();
+        tokio::task::spawn_blocking(move || j.forget(&sha256))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("journal task: {e}")))??;
         self.inner.delete(key).await
     }
 
