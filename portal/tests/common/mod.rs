@@ -3,6 +3,7 @@
 //! keeps cookies, sends the CSRF token and Origin like a browser, and can sign in with TOTP.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod dicom;
 pub mod pixels;
 pub mod reading;
 
