@@ -1,6 +1,7 @@
 //! A crash in the middle of a transfer: `kill -9` of a separate `enkaku serve` while dcmtk's
 //! `storescu` sends, then a restart and a resend leave a complete study, every blob checked
 //! against its hash, no orphans and the journal's segments recycled.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
