@@ -254,7 +254,10 @@ impl JournaledStore {
             }
             st.backlog_bytes = st.backlog_bytes.saturating_sub(r.data_len);
             if let Some(seg) = st.segments.get_mut(&r.seg) {
-                // Not flushed: if it is lost in a crash, replay refuses the instance again.
+                // Not flushed: if a power loss drops it, replay decides again. An instance
+                // the index refused by rule (a conflict, a study over its limit) is refused
+                // again; one refused because the database was down is indexed then (the
+                // sender, told to try later, gets a duplicate).
                 if let Err(e) = seg
                     .file
                     .write_all_at(&FLAG_VOID.to_le_bytes(), r.offset + FLAGS_AT)
@@ -336,11 +339,18 @@ impl JournaledStore {
             .open(&path)
             .map_err(|e| io_error("create", &path, &e))?;
         let epoch = new_epoch();
-        // Made durable by the first record's flush.
-        file.write_all_at(&encode_segment_header(epoch), 0)
-            .map_err(|e| io_error("write", &path, &e))?;
-        // The segment's directory entry must survive a crash with the records in it.
-        fsync_dir(&self.dir)?;
+        // The header is made durable by the first record's flush; the segment's directory
+        // entry must survive a crash with the records in it. A failure (a full disk) leaves
+        // no file behind.
+        if let Err(e) = file
+            .write_all_at(&encode_segment_header(epoch), 0)
+            .map_err(|e| io_error("write", &path, &e))
+            .and_then(|()| fsync_dir(&self.dir))
+        {
+            drop(file);
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
         let file = Arc::new(file);
         lock(&self.state).segments.insert(
             id,

@@ -1,0 +1,212 @@
+//! The ingest journal when things go wrong, on the path a C-STORE takes: a full disk under
+//! the journal (a real tmpfs filled to its last page) and a database that is down each give
+//! the sender a "try later" failure, index nothing and leave no record that a restart would
+//! replay; once there is room again or the database is back, the same instance goes in once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{database, fixture, instance_count, settings};
+use diesel::r2d2::{ConnectionManager, Pool};
+use radvision::ingest::pipeline::{Channel, IngestError, Ingestor, Source, Stored};
+use radvision::store::{BlobStore, FsStore, JournaledStore, SharedStore};
+use shared::audit::Ctx;
+use shared::db::DbConnection;
+
+/// A tmpfs of its own (needs root, as on CI), unmounted when dropped.
+struct SmallFs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFs {
+    fn mount(mib: u32) -> Option<SmallFs> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0700")])
+            .arg("enkaku-test")
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallFs { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("--lazy")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Fills the file system under `dir` to its last page; returns the filler file.
+fn fill(dir: &Path) -> PathBuf {
+    let path = dir.join("filler");
+    let mut f = File::create(&path).unwrap();
+    let block = vec![0xa5u8; 64 * 1024];
+    loop {
+        match f.write(&block) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::StorageFull => break,
+            Err(e) => panic!("filling the small file system: {e}"),
+        }
+    }
+    path
+}
+
+/// Gives `bytes` (whole pages) of the filler back to the file system.
+fn free(filler: &Path, bytes: u64) {
+    let f = OpenOptions::new().write(true).open(filler).unwrap();
+    let len = f.metadata().unwrap().len();
+    assert!(len >= bytes);
+    f.set_len(len - bytes).unwrap();
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ekj"))
+        .collect()
+}
+
+async fn drain(j: &Arc<JournaledStore>) {
+    let j = j.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || j.drain(Duration::from_secs(10)))
+            .await
+            .unwrap()
+    );
+}
+
+/// Sends `data` as the DICOM listener does: streamed into a writer of the ingest's store as
+/// it arrives, then ingested. A store that cannot take it is the "try later" failure the
+/// listener answers (out of resources).
+async fn send(ing: &Ingestor, facility_id: i64, data: &Bytes) -> Result<Stored, IngestError> {
+    let unavailable = |e: radvision::store::StoreError| IngestError::Unavailable(e.to_string());
+    let mut w = ing.store().writer().map_err(unavailable)?;
+    for chunk in data.chunks(16 * 1024) {
+        w.write(chunk).map_err(unavailable)?;
+    }
+    let src = Source {
+        facility_id,
+        channel: Channel::CStore,
+        ctx: Ctx::system("AE SCU 127.0.0.1"),
+    };
+    ing.ingest_streamed(&src, data.clone(), w).await
+}
+
+fn journaled(pool: shared::db::DbPool, blobs: &Path, jdir: &Path) -> Ingestor {
+    let store: SharedStore = Arc::new(FsStore::new(blobs).unwrap());
+    Ingestor::journaled(pool, store, &settings(), jdir).unwrap()
+}
+
+#[tokio::test]
+async fn a_full_disk_under_the_journal_fails_the_store_and_leaves_nothing_to_replay() {
+    // Declared first, so unmounted last.
+    let Some(small) = SmallFs::mount(4) else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root, as on CI)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, pool, facility) = database(tmp.path());
+    let blobs = tmp.path().join("blobs");
+    let jdir = small.path().join("journal");
+    let data = fixture();
+    {
+        let ing = journaled(pool.clone(), &blobs, &jdir);
+        let filler = fill(small.path());
+
+        // Not even room for a new segment's header: refused, and no file is left behind.
+        let err = send(&ing, facility, &data).await.unwrap_err();
+        assert!(matches!(err, IngestError::Unavailable(_)), "{err:?}");
+        assert_eq!(err.dicom_status(), 0xA700);
+        assert!(segments(&jdir).is_empty(), "{:?}", segments(&jdir));
+
+        // Room for the segment's header, not for the record: the write fails at the flush.
+        free(&filler, 4096);
+        let err = send(&ing, facility, &data).await.unwrap_err();
+        assert!(matches!(err, IngestError::Unavailable(_)), "{err:?}");
+        assert_eq!(err.dicom_status(), 0xA700);
+        assert_eq!(instance_count(&pool, facility), 0);
+        assert_eq!(ing.journal().unwrap().backlog(), 0);
+        assert!(ing.store().list().await.unwrap().is_empty());
+
+        // Room again: the sender's retry goes in, once.
+        std::fs::remove_file(&filler).unwrap();
+        let stored = send(&ing, facility, &data).await.unwrap();
+        assert!(matches!(stored, Stored::New { .. }), "{stored:?}");
+        assert_eq!(instance_count(&pool, facility), 1);
+        drain(ing.journal().unwrap()).await;
+    }
+    // A restart finds nothing more to replay or sweep.
+    let ing = journaled(pool.clone(), &blobs, &jdir);
+    assert_eq!(ing.startup_sweep().await.unwrap(), (0, 0));
+    assert_eq!(instance_count(&pool, facility), 1);
+    let inner = FsStore::new(&blobs).unwrap();
+    let keys = inner.list().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(inner.get(&keys[0]).await.unwrap(), data);
+}
+
+#[tokio::test]
+async fn a_database_that_is_down_fails_the_store_and_a_restart_replays_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (url, pool, facility) = database(tmp.path());
+    let blobs = tmp.path().join("blobs");
+    let jdir = tmp.path().join("journal");
+    let data = fixture();
+    {
+        // A pool of one connection, held by someone else: the index cannot be written.
+        let manager = ConnectionManager::<DbConnection>::new(
+            shared::db::sqlite_path(&url)
+                .map(str::to_owned)
+                .unwrap_or_else(|| url.clone()),
+        );
+        let tiny = Pool::builder()
+            .max_size(1)
+            .connection_timeout(Duration::from_millis(300))
+            .build(manager)
+            .unwrap();
+        let held = tiny.get().unwrap();
+        let ing = journaled(tiny.clone(), &blobs, &jdir);
+        let err = send(&ing, facility, &data).await.unwrap_err();
+        assert!(matches!(err, IngestError::Unavailable(_)), "{err:?}");
+        assert_eq!(err.dicom_status(), 0xA700);
+        // The record was durable, but the index refused it: it is void, never copied.
+        assert_eq!(ing.journal().unwrap().backlog(), 0);
+        assert_eq!(segments(&jdir).len(), 1);
+        drop(held);
+        assert_eq!(instance_count(&pool, facility), 0);
+        // The process stops here, before the segment is recycled.
+    }
+    // Restarted with the database back: the void record is not replayed.
+    let ing = journaled(pool.clone(), &blobs, &jdir);
+    assert_eq!(ing.startup_sweep().await.unwrap(), (0, 0));
+    assert_eq!(instance_count(&pool, facility), 0);
+    assert!(FsStore::new(&blobs)
+        .unwrap()
+        .list()
+        .await
+        .unwrap()
+        .is_empty());
+    // The sender's retry goes in.
+    let stored = send(&ing, facility, &data).await.unwrap();
+    assert!(matches!(stored, Stored::New { .. }), "{stored:?}");
+    assert_eq!(instance_count(&pool, facility), 1);
+}
