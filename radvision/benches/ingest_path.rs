@@ -1,6 +1,7 @@
 //! Benchmark (not a test) of the ingest path without the network: parsing one instance, and
 //! the whole pipeline (parse → durable blob → index row + audit event) into a filesystem
-//! store and SQLite in a temporary directory.
+//! store and SQLite in a temporary directory, and the index alone (new instances and
+//! duplicates) as the journaled C-STORE path commits it.
 //!
 //! `cargo bench -p radvision --bench ingest_path` — optional `ENKAKU_BENCH_FILE=<a Part 10
 //! file>` (default: the 64×64 CT fixture; use one slice of `../shared/bench/gen-study.py`
@@ -145,4 +146,68 @@ fn main() {
         m,
         n as f64 / total.as_secs_f64()
     );
+    rt.shutdown_background();
+    index_alone(&ingestor, &url, &data, &parsed.sop_instance_uid, n);
+}
+
+/// The index alone, as the journaled C-STORE path commits it (`Flush::Deferred`, the blob
+/// already durable): N new instances of one series of another clinic, then the same N
+/// again (duplicates: only the audit event is written).
+fn index_alone(ingestor: &Ingestor, url: &str, data: &[u8], sop_uid: &str, n: usize) {
+    use radvision::store::{BlobKey, StoredBlob};
+    use sha2::{Digest, Sha256};
+    use shared::index::{self, Flush};
+    let mut conn = shared::db::establish(url).unwrap();
+    let facility = facilities::create(
+        &mut conn,
+        &Ctx::system("bench"),
+        &FacilityForm {
+            name: "bench index".into(),
+            kind: "clinic".into(),
+            is_requesting: true,
+            notification_emails: "b@example.jp".into(),
+            ..Default::default()
+        },
+        FacilityStatus::Active,
+    )
+    .unwrap();
+    let src = Source {
+        facility_id: facility.id,
+        channel: Channel::CStore,
+        ctx: Ctx::system("bench"),
+    };
+    let limits = Limits::default();
+    let rows: Vec<_> = (0..n)
+        .map(|i| {
+            let copy = with_sop_suffix(data, sop_uid, i);
+            let p = parse_instance(&copy, &limits).unwrap();
+            let sha256 = hex::encode(Sha256::digest(&copy));
+            let blob = StoredBlob {
+                key: BlobKey::for_sha256(&sha256).unwrap(),
+                sha256,
+                size: copy.len() as u64,
+            };
+            ingestor.new_instance(&src, &p, &blob)
+        })
+        .collect();
+    for label in ["new instances", "duplicates"] {
+        let mut t = Vec::with_capacity(n);
+        for row in &rows {
+            let s = Instant::now();
+            index::record_instance_when(
+                &mut conn,
+                &src.ctx,
+                row,
+                i64::MAX,
+                Flush::Deferred,
+                &mut || true,
+            )
+            .unwrap();
+            t.push(s.elapsed());
+        }
+        println!(
+            "index alone (SQLite, deferred flush), {label}: median {:?}",
+            median(t)
+        );
+    }
 }

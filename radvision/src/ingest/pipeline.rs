@@ -306,7 +306,7 @@ impl Ingestor {
     }
 
     /// The index row of a parsed instance stored as `blob`.
-    fn new_instance(&self, src: &Source, p: &ParsedInstance, blob: &StoredBlob) -> NewInstance {
+    pub fn new_instance(&self, src: &Source, p: &ParsedInstance, blob: &StoredBlob) -> NewInstance {
         NewInstance {
             facility_id: src.facility_id,
             patient_key: p.patient_id.clone(),
