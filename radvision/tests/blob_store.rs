@@ -1,7 +1,9 @@
 //! The blob stores: one behavioural suite run against the filesystem store and against the
 //! S3 store (on a real moto server started on loopback, or `ENKAKU_TEST_S3_ENDPOINT`), plus
-//! the filesystem store's crash and failure cases.
+//! the filesystem store's crash and failure cases (one on a real full disk).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::small_fs::{self, SmallFs};
 use object_store::ObjectStore;
 use radvision::store::{
     factory, BlobKey, BlobStore, FsStore, JournalSizes, JournaledStore, S3Store, SharedStore,
@@ -331,6 +334,29 @@ async fn fs_failure_after_the_temp_write_removes_the_temp_file() {
 
     // Once the obstacle is gone the same put works.
     std::fs::remove_file(&blocker).unwrap();
+    let stored = store.put(data.clone()).await.unwrap();
+    assert_eq!(store.get(&stored.key).await.unwrap(), data);
+}
+
+#[tokio::test]
+async fn fs_full_disk_is_unavailable_and_leaves_no_temporary_file() {
+    let Some(small) = SmallFs::mount(2) else {
+        return;
+    };
+    let store = FsStore::new(small.path().join("blobs")).unwrap();
+    let filler = small.fill();
+    // Room for a part of the blob only: the write fails midway.
+    small_fs::free(&filler, 16 * 1024);
+    let data = content(50, 200 * 1024);
+    match store.put(data.clone()).await {
+        Err(StoreError::Unavailable(msg)) => assert!(!msg.is_empty()),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(files_under(&store.tmp_dir()).is_empty());
+    assert!(store.list().await.unwrap().is_empty());
+
+    // Room again: the same put works and reads back intact.
+    std::fs::remove_file(&filler).unwrap();
     let stored = store.put(data.clone()).await.unwrap();
     assert_eq!(store.get(&stored.key).await.unwrap(), data);
 }

@@ -2,80 +2,25 @@
 //! the journal (a real tmpfs filled to its last page) and a database that is down each give
 //! the sender a "try later" failure, index nothing and leave no record that a restart would
 //! replay; once there is room again or the database is back, the same instance goes in once.
+//! A full blob store behind the journal loses nothing: the record stays in the journal,
+//! readable, until the copier can put it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::small_fs::{free, SmallFs};
 use common::{database, fixture, instance_count, settings};
 use diesel::r2d2::{ConnectionManager, Pool};
 use radvision::ingest::pipeline::{Channel, IngestError, Ingestor, Source, Stored};
-use radvision::store::{BlobStore, FsStore, JournaledStore, SharedStore};
+use radvision::store::{BlobKey, BlobStore, FsStore, JournaledStore, SharedStore};
 use shared::audit::Ctx;
 use shared::db::DbConnection;
-
-/// A tmpfs of its own (needs root, as on CI), unmounted when dropped.
-struct SmallFs {
-    dir: tempfile::TempDir,
-}
-
-impl SmallFs {
-    fn mount(mib: u32) -> Option<SmallFs> {
-        let dir = tempfile::tempdir().unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0700")])
-            .arg("enkaku-test")
-            .arg(dir.path())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        mounted.then_some(SmallFs { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("--lazy")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
-/// Fills the file system under `dir` to its last page; returns the filler file.
-fn fill(dir: &Path) -> PathBuf {
-    let path = dir.join("filler");
-    let mut f = File::create(&path).unwrap();
-    let block = vec![0xa5u8; 64 * 1024];
-    loop {
-        match f.write(&block) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::StorageFull => break,
-            Err(e) => panic!("filling the small file system: {e}"),
-        }
-    }
-    path
-}
-
-/// Gives `bytes` (whole pages) of the filler back to the file system.
-fn free(filler: &Path, bytes: u64) {
-    let f = OpenOptions::new().write(true).open(filler).unwrap();
-    let len = f.metadata().unwrap().len();
-    assert!(len >= bytes);
-    f.set_len(len - bytes).unwrap();
-}
+use shared::index;
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
@@ -120,7 +65,6 @@ fn journaled(pool: shared::db::DbPool, blobs: &Path, jdir: &Path) -> Ingestor {
 async fn a_full_disk_under_the_journal_fails_the_store_and_leaves_nothing_to_replay() {
     // Declared first, so unmounted last.
     let Some(small) = SmallFs::mount(4) else {
-        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root, as on CI)");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -130,7 +74,7 @@ async fn a_full_disk_under_the_journal_fails_the_store_and_leaves_nothing_to_rep
     let data = fixture();
     {
         let ing = journaled(pool.clone(), &blobs, &jdir);
-        let filler = fill(small.path());
+        let filler = small.fill();
 
         // Not even room for a new segment's header: refused, and no file is left behind.
         let err = send(&ing, facility, &data).await.unwrap_err();
@@ -209,4 +153,45 @@ async fn a_database_that_is_down_fails_the_store_and_a_restart_replays_nothing()
     let stored = send(&ing, facility, &data).await.unwrap();
     assert!(matches!(stored, Stored::New { .. }), "{stored:?}");
     assert_eq!(instance_count(&pool, facility), 1);
+}
+
+#[tokio::test]
+async fn a_full_blob_store_keeps_the_record_in_the_journal_until_there_is_room() {
+    let Some(small) = SmallFs::mount(4) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, pool, facility) = database(tmp.path());
+    let blobs = small.path().join("blobs");
+    let jdir = tmp.path().join("journal");
+    let data = fixture();
+    let ing = journaled(pool.clone(), &blobs, &jdir);
+    let filler = small.fill();
+
+    // The journal has room: the instance is durable there, indexed and answered.
+    let stored = send(&ing, facility, &data).await.unwrap();
+    assert!(matches!(stored, Stored::New { .. }), "{stored:?}");
+    assert_eq!(instance_count(&pool, facility), 1);
+    let key = {
+        let keys = index::storage_keys(&mut pool.get().unwrap()).unwrap();
+        assert_eq!(keys.len(), 1);
+        BlobKey::parse(&keys[0]).unwrap()
+    };
+    // The copier cannot put it into the full blob store: it stays in the journal, readable.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let journal = ing.journal().unwrap();
+    assert_eq!(journal.backlog(), 1);
+    assert!(!FsStore::new(&blobs).unwrap().exists(&key).await.unwrap());
+    assert_eq!(ing.store().get(&key).await.unwrap(), data);
+    assert_eq!(segments(&jdir).len(), 1);
+
+    // Room again: the copier's next try puts it into the blob store.
+    std::fs::remove_file(&filler).unwrap();
+    drain(journal).await;
+    assert_eq!(journal.backlog(), 0);
+    let inner = FsStore::new(&blobs).unwrap();
+    assert_eq!(inner.get(&key).await.unwrap(), data);
+    assert_eq!(inner.list().await.unwrap(), vec![key]);
+    // Nothing half-written was left by the failed tries.
+    assert!(std::fs::read_dir(inner.tmp_dir()).unwrap().next().is_none());
 }

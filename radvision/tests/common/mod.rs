@@ -2,6 +2,8 @@
 //! fixture instance and the clinic's instance count.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod small_fs;
+
 use std::path::Path;
 
 use bytes::Bytes;
