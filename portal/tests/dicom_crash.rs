@@ -12,20 +12,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::dicom::*;
+use common::free_port;
 use radvision::store::fs::FsStore;
 use radvision::store::{BlobKey, BlobStore};
 use sha2::{Digest, Sha256};
 use shared::audit::Ctx;
 use shared::domain::FacilityStatus;
 use shared::membership::facilities::{self, FacilityForm};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A separate `enkaku serve` process.
 struct Server {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::reading::{self, Network};
-use common::{spawn_app_with, TestApp};
+use common::{free_port, spawn_app_with, TestApp};
 use diesel::prelude::*;
 use radvision::ingest::pipeline::{Channel, Source, Stored};
 use radvision::send::file_meta;
@@ -145,14 +145,6 @@ impl Drop for StoreScp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The data sets of the originals, by SOP Instance UID.

@@ -7,10 +7,9 @@ mod common;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use common::{database, fixture, instance_count, settings};
+use common::{database, drain, fixture, instance_count, segments, settings};
 use radvision::ingest::pipeline::{Channel, Ingestor, Source, Stored};
 use radvision::store::{BlobStore, FsStore, JournalSizes, JournaledStore, SharedStore, StoredBlob};
 use shared::audit::Ctx;
@@ -21,14 +20,6 @@ const MIB: u64 = 1024 * 1024;
 fn payload(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
-
-fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ekj"))
         .collect()
 }
 
@@ -55,15 +46,6 @@ fn open_recycling(dir: &Path, inner: &FsStore, backlog: u64, recycle: u64) -> Ar
         recycle_bytes: recycle,
     };
     JournaledStore::open(dir, inner, sizes).unwrap()
-}
-
-async fn drain(j: &Arc<JournaledStore>) {
-    let j = j.clone();
-    assert!(
-        tokio::task::spawn_blocking(move || j.drain(Duration::from_secs(10)))
-            .await
-            .unwrap()
-    );
 }
 
 /// Recovers `j`, returning (records replayed, blobs stored) and the entries and blobs

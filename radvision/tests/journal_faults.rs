@@ -8,36 +8,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::small_fs::{free, SmallFs};
-use common::{database, fixture, instance_count, settings};
-use diesel::r2d2::{ConnectionManager, Pool};
+use common::{database, drain, fixture, instance_count, segments, settings, unavailable_pool};
 use radvision::ingest::pipeline::{Channel, IngestError, Ingestor, Source, Stored};
-use radvision::store::{BlobKey, BlobStore, FsStore, JournaledStore, SharedStore};
+use radvision::store::{BlobKey, BlobStore, FsStore, SharedStore};
 use shared::audit::Ctx;
-use shared::db::DbConnection;
 use shared::index;
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ekj"))
-        .collect()
-}
-
-async fn drain(j: &Arc<JournaledStore>) {
-    let j = j.clone();
-    assert!(
-        tokio::task::spawn_blocking(move || j.drain(Duration::from_secs(10)))
-            .await
-            .unwrap()
-    );
-}
 
 /// Sends `data` as the DICOM listener does: streamed into a writer of the ingest's store as
 /// it arrives, then ingested. A store that cannot take it is the "try later" failure the
@@ -117,17 +98,7 @@ async fn a_database_that_is_down_fails_the_store_and_a_restart_replays_nothing()
     let data = fixture();
     {
         // A pool of one connection, held by someone else: the index cannot be written.
-        let manager = ConnectionManager::<DbConnection>::new(
-            shared::db::sqlite_path(&url)
-                .map(str::to_owned)
-                .unwrap_or_else(|| url.clone()),
-        );
-        let tiny = Pool::builder()
-            .max_size(1)
-            .connection_timeout(Duration::from_millis(300))
-            .build(manager)
-            .unwrap();
-        let held = tiny.get().unwrap();
+        let (tiny, held) = unavailable_pool(&url);
         let ing = journaled(tiny.clone(), &blobs, &jdir);
         let err = send(&ing, facility, &data).await.unwrap_err();
         assert!(matches!(err, IngestError::Unavailable(_)), "{err:?}");

@@ -6,15 +6,12 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::{fixture, instance_count, settings};
 
-use diesel::r2d2::{ConnectionManager, Pool};
 use radvision::ingest::pipeline::{Channel, IngestError, Ingestor, Source, Stored};
 use radvision::store::{BlobStore, FsStore};
 use shared::audit::Ctx;
-use shared::db::DbConnection;
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -77,17 +74,7 @@ async fn database_unavailable_is_a_retryable_failure_and_the_sweep_removes_the_o
     let e = env();
     let store = Arc::new(FsStore::new(&e.root).unwrap());
     // A pool of one connection, held by someone else: the index cannot be written.
-    let manager = ConnectionManager::<DbConnection>::new(
-        shared::db::sqlite_path(&e.url)
-            .map(str::to_owned)
-            .unwrap_or_else(|| e.url.clone()),
-    );
-    let tiny = Pool::builder()
-        .max_size(1)
-        .connection_timeout(Duration::from_millis(300))
-        .build(manager)
-        .unwrap();
-    let held = tiny.get().unwrap();
+    let (tiny, held) = common::unavailable_pool(&e.url);
     let ing = Ingestor::new(tiny.clone(), store.clone(), &settings());
     let err = ing
         .ingest(&source(e.facility), fixture())

@@ -358,3 +358,12 @@ fn serde_html_form_encode(fields: &[(&str, &str)]) -> String {
         .extend_pairs(fields)
         .finish()
 }
+
+/// A loopback port that was free a moment ago (for a server started in another process).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -64,3 +64,42 @@ pub fn instance_count(pool: &DbPool, facility: i64) -> i64 {
     .unwrap();
     rows.iter().map(|r| r.study.num_instances).sum()
 }
+
+/// The journal's segment files under `dir`.
+pub fn segments(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ekj"))
+        .collect()
+}
+
+/// Waits (off the runtime's threads) until the journal has copied and finished everything.
+pub async fn drain(j: &std::sync::Arc<radvision::store::JournaledStore>) {
+    let j = j.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || j.drain(std::time::Duration::from_secs(10)))
+            .await
+            .unwrap()
+    );
+}
+
+/// A database that is down, as the ingest sees it: a pool of one connection to `url`, held
+/// by the caller (drop the second value to bring it back), whose `get` times out.
+pub fn unavailable_pool(
+    url: &str,
+) -> (
+    DbPool,
+    diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<shared::db::DbConnection>>,
+) {
+    let manager = diesel::r2d2::ConnectionManager::<shared::db::DbConnection>::new(
+        db::sqlite_path(url).unwrap_or(url),
+    );
+    let pool = diesel::r2d2::Pool::builder()
+        .max_size(1)
+        .connection_timeout(std::time::Duration::from_millis(300))
+        .build(manager)
+        .unwrap();
+    let held = pool.get().unwrap();
+    (pool, held)
+}
