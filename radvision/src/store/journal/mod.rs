@@ -60,8 +60,7 @@ use bytes::Bytes;
 use super::fs::{fsync_dir, io_error};
 use super::{BlobKey, BlobStore, BlobWriter, SharedStore, StoreError, StoredBlob};
 use record::{
-    encode_segment_header, read_data, read_record, read_segment_header, FLAGS_AT, FLAG_VOID,
-    SEGMENT_HEADER,
+    encode_segment_header, mark_void, read_data, read_record, read_segment_header, SEGMENT_HEADER,
 };
 use writer::JournalWriter;
 
@@ -258,10 +257,7 @@ impl JournaledStore {
                 // the index refused by rule (a conflict, a study over its limit) is refused
                 // again; one refused because the database was down is indexed then (the
                 // sender, told to try later, gets a duplicate).
-                if let Err(e) = seg
-                    .file
-                    .write_all_at(&FLAG_VOID.to_le_bytes(), r.offset + FLAGS_AT)
-                {
+                if let Err(e) = mark_void(&seg.file, r.offset) {
                     tracing::warn!(error = %e, "could not mark a journal record void");
                 }
                 seg.unsettled = seg.unsettled.saturating_sub(1);
@@ -290,10 +286,7 @@ impl JournaledStore {
         let mut result = Ok(());
         for (r, file) in &gone {
             // The segment is not recycled meanwhile: the record still counts as unsettled.
-            if let Err(e) = file
-                .write_all_at(&FLAG_VOID.to_le_bytes(), r.offset + FLAGS_AT)
-                .and_then(|()| file.sync_data())
-            {
+            if let Err(e) = mark_void(file, r.offset).and_then(|()| file.sync_data()) {
                 result = Err(StoreError::Unavailable(format!("journal void: {e}")));
             }
         }

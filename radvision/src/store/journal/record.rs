@@ -13,10 +13,15 @@ use crate::store::{BlobKey, StoreError, StoredBlob};
 pub(super) const MAGIC: &[u8; 4] = b"EKJ1";
 /// The header's length; the data follows it.
 pub(super) const HEADER: u64 = 64;
-/// The flags bit of a refused instance's record.
-pub(super) const FLAG_VOID: u32 = 1;
+/// The flags bit of a record never to be replayed (refused, or its blob deleted).
+const FLAG_VOID: u32 = 1;
 /// Where the flags are in the header (the one field written after the flush).
-pub(super) const FLAGS_AT: u64 = 20;
+const FLAGS_AT: u64 = 20;
+
+/// Marks the record at `offset` of `file` void (not flushed: the caller decides).
+pub(super) fn mark_void(file: &File, offset: u64) -> std::io::Result<()> {
+    file.write_all_at(&FLAG_VOID.to_le_bytes(), offset + FLAGS_AT)
+}
 
 /// A segment starts with this header; its records follow at [`SEGMENT_HEADER`].
 const SEGMENT_MAGIC: &[u8; 4] = b"EKJS";
